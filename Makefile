@@ -1,0 +1,142 @@
+# Generic build rules. Board settings come from board.mk and
+# platform/<board>/platform.mk; each folder lists its own objects in
+# objects.mk (`objs-y += foo.o`), which this file prefixes with the folder.
+#
+#   make [BOARD=qemu-virt|hifive-unleashed|hifive-unmatched]   build
+#   make run [BOOT=uboot]   boot in QEMU        make debug   QEMU halted for gdb
+#   make test               every test          make bench   benchmark table
+#
+# Every target that needs a tool first runs the `deps` step, which installs
+# missing Debian packages (apt-get; sudo when not root).
+
+MAKEFLAGS += -rR
+.DELETE_ON_ERROR:
+include board.mk
+
+O        := build/$(BOARD)
+CROSS    ?= riscv64-unknown-elf-
+CC       := $(CROSS)gcc
+OBJCOPY  := $(CROSS)objcopy
+OBJDUMP  := $(CROSS)objdump
+NM       := $(CROSS)nm
+HOSTPY   := /usr/bin/python3
+QEMU     := qemu-system-riscv64
+OPENSBI  := /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
+BOOT     ?= direct
+Q        := $(if $(V),,@)
+
+# --- Debian packages the build, the runs and the tests need ----------------
+DEB_PKGS := gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf \
+	qemu-system-misc opensbi u-boot-qemu u-boot-tools device-tree-compiler \
+	libfdt-dev python3-libfdt python3-cryptography python3-pytest \
+	gdb-multiarch libcmocka-dev linux-source-6.1 e2fsprogs fdisk
+DEPS_STAMP := build/.deps-ok
+
+.PHONY: all deps run debug test unit qemu-test bench clean distclean boards
+
+all: $(O)/kernel.elf $(O)/kernel.bin $(O)/kernel.itb
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): Makefile
+	$(Q)mkdir -p build
+	$(Q)missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing $$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi
+	$(Q)touch $@
+
+# --- libfdt, compiled from Debian's linux-source-6.1 (never committed) -----
+LIBFDT_DIR  := build/libfdt
+LIBFDT_SRCS := fdt.c fdt_ro.c fdt_wip.c fdt_sw.c fdt_rw.c fdt_strerror.c fdt_empty_tree.c fdt_addresses.c
+LIBFDT_STAMP := $(LIBFDT_DIR)/.fetched
+$(LIBFDT_STAMP): | $(DEPS_STAMP)
+	$(Q)echo "  FETCH   libfdt from /usr/src/linux-source-6.1.tar.xz"
+	$(Q)rm -rf $(LIBFDT_DIR) && mkdir -p $(LIBFDT_DIR)
+	$(Q)tar -xJf /usr/src/linux-source-6.1.tar.xz -C $(LIBFDT_DIR) --strip-components=4 \
+		--wildcards 'linux-source-6.1/scripts/dtc/libfdt/*'
+	$(Q)touch $@
+
+# --- kernel objects ----------------------------------------------------------
+KDIRS := src drivers $(PLATFORM_DIR)
+define collect_objs
+objs-y :=
+plat-objs-y :=
+include $(1)/objects.mk
+kobjs += $$(addprefix $(O)/$(1)/,$$(objs-y) $$(plat-objs-y))
+endef
+kobjs :=
+$(foreach d,$(KDIRS),$(eval $(call collect_objs,$(d))))
+kobjs += $(addprefix $(O)/libfdt/,$(LIBFDT_SRCS:.c=.o))
+
+ARCHFLAGS := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany
+KCFLAGS := $(ARCHFLAGS) --specs=picolibc.specs -ftls-model=local-exec \
+	-std=gnu11 -O2 -g -ffreestanding -fno-common -fno-omit-frame-pointer \
+	-fno-strict-aliasing -fno-builtin-printf -Wall -Wextra -Werror \
+	-Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes \
+	-Iinclude -I$(PLATFORM_DIR) -I$(LIBFDT_DIR) \
+	-DPLAT_NAME='"$(PLAT_NAME)"' -DPLAT_MAX_HARTS=$(PLAT_MAX_HARTS) \
+	-DPLAT_LOAD_ADDR=$(PLAT_LOAD_ADDR)
+KASFLAGS := $(KCFLAGS) -D__ASSEMBLY__
+KLDFLAGS := -march=rv64imac -mabi=lp64 -mcmodel=medany --specs=picolibc.specs -nostartfiles -static \
+	-Wl,--gc-sections -Wl,-z,max-page-size=4096 -Wl,--no-warn-rwx-segments
+
+$(O)/%.o: %.c | $(DEPS_STAMP) $(LIBFDT_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)echo "  CC      $<"
+	$(Q)$(CC) $(KCFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/%.o: %.S | $(DEPS_STAMP) $(LIBFDT_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)echo "  AS      $<"
+	$(Q)$(CC) $(KASFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/libfdt/%.o: $(LIBFDT_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)echo "  CC      libfdt/$*.c"
+	$(Q)$(CC) $(filter-out -Werror -Wmissing-prototypes -Wextra,$(KCFLAGS)) -Wno-sign-compare -c $(LIBFDT_DIR)/$*.c -o $@
+
+$(O)/kernel.ld: src/kernel.ld.S | $(DEPS_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -E -P -x c -DLOAD_ADDR=$(PLAT_LOAD_ADDR) $< -o $@
+
+$(O)/kernel.elf: $(kobjs) $(O)/kernel.ld
+	$(Q)echo "  LD      $@"
+	$(Q)$(CC) $(KLDFLAGS) -T $(O)/kernel.ld $(kobjs) -o $@ -lc -lgcc
+
+$(O)/kernel.bin: $(O)/kernel.elf
+	$(Q)$(OBJCOPY) -O binary $< $@
+
+$(O)/kernel.its: platform/kernel.its.in $(O)/kernel.bin
+	$(Q)sed -e 's|@KERNEL_BIN@|kernel.bin|' -e 's|@LOAD@|$(PLAT_LOAD_ADDR)|g' \
+		-e 's|@BOARD@|$(PLAT_NAME)|g' $< > $@
+
+$(O)/kernel.itb: $(O)/kernel.its $(O)/kernel.bin
+	$(Q)echo "  MKIMAGE $@"
+	$(Q)cd $(O) && mkimage -q -f kernel.its kernel.itb
+
+-include $(filter-out $(O)/libfdt/%,$(kobjs:.o=.d))
+
+# --- running -----------------------------------------------------------------
+include platform/run.mk
+
+# --- tests and benchmarks ------------------------------------------------------
+include test/unit/unit.mk
+include test/qemu/qemu.mk
+
+boards: | $(DEPS_STAMP)
+	$(Q)for b in $(BOARDS); do $(MAKE) --no-print-directory BOARD=$$b all || exit 1; done
+
+clean:
+	rm -rf build/qemu-virt build/hifive-unleashed build/hifive-unmatched build/unit build/test
+distclean:
+	rm -rf build
+
+# Every test: host unit tests, every board builds, QEMU integration tests.
+test: | $(DEPS_STAMP)
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory boards
+	$(Q)$(MAKE) --no-print-directory qemu-test

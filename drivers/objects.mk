@@ -1,0 +1,4 @@
+# Devicetree-bound drivers; each declares its compatible strings itself.
+objs-y += uart/ns16550.o uart/sifive_uart.o
+objs-y += irq/plic.o
+objs-y += timer/sbi_timer.o

@@ -1,0 +1,156 @@
+/*
+ * NS16550A UART (QEMU virt's console): polled transmit, interrupt-driven
+ * receive. reg-shift and reg-io-width from the devicetree are honoured.
+ *
+ * Locking: tx_lock keeps one write() from interleaving with another's
+ * bytes; the log already serialises whole lines above it.
+ */
+#include <kernel/uart.h>
+#include <kernel/object.h>
+#include <kernel/devtree.h>
+#include <kernel/driver.h>
+#include <kernel/log.h>
+#include <kernel/errno.h>
+#include <kernel/spinlock.h>
+#include <libfdt.h>
+
+#define RBR 0	/* receive buffer */
+#define THR 0	/* transmit holding */
+#define IER 1	/* interrupt enable */
+#define FCR 2	/* FIFO control */
+#define LCR 3
+#define LSR 5	/* line status */
+#define LSR_DR	 0x01
+#define LSR_THRE 0x20
+
+struct ns16550 {
+	struct object obj;
+	uintptr_t base;
+	uint32_t shift;
+	uint32_t width;
+	struct spinlock tx_lock;
+};
+
+static uint8_t rd(struct ns16550 *u, int r)
+{
+	uintptr_t a = u->base + ((uintptr_t)r << u->shift);
+
+	return u->width == 4 ? (uint8_t)*(volatile uint32_t *)a : *(volatile uint8_t *)a;
+}
+
+static void wr(struct ns16550 *u, int r, uint8_t v)
+{
+	uintptr_t a = u->base + ((uintptr_t)r << u->shift);
+
+	if (u->width == 4)
+		*(volatile uint32_t *)a = v;
+	else
+		*(volatile uint8_t *)a = v;
+}
+
+static long ns16550_write(struct object *self, const char *buf, size_t len)
+{
+	struct ns16550 *u = (struct ns16550 *)self;
+
+	spin_lock(&u->tx_lock);
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\n') {
+			while (!(rd(u, LSR) & LSR_THRE))
+				;
+			wr(u, THR, '\r');
+		}
+		while (!(rd(u, LSR) & LSR_THRE))
+			;
+		wr(u, THR, (uint8_t)buf[i]);
+	}
+	spin_unlock(&u->tx_lock);
+	return (long)len;
+}
+
+static long ns16550_getc(struct object *self)
+{
+	struct ns16550 *u = (struct ns16550 *)self;
+
+	return (rd(u, LSR) & LSR_DR) ? rd(u, RBR) : -KE_NODATA;
+}
+
+static long ns16550_irq(struct object *self)
+{
+	char buf[16];
+	long n = 0, c;
+
+	while (n < (long)sizeof(buf) && (c = ns16550_getc(self)) >= 0)
+		buf[n++] = (char)c;
+	return console_push(buf, (size_t)n);
+}
+
+static long ns16550_rx_irq(struct object *self, int on)
+{
+	wr((struct ns16550 *)self, IER, on ? 0x01 : 0x00);
+	return 0;
+}
+
+static const struct uart_ops ns16550_ops = {
+	.write = ns16550_write,
+	.rx_byte = ns16550_getc,
+	.irq = ns16550_irq,
+	.rx_irq = ns16550_rx_irq,
+};
+CLASS_OPS_CHECK(struct uart_ops);
+
+static const struct class ns16550_class = {
+	.name = "uart",
+	.version = 1,
+	.iface_version = 1,
+	.ops = &ns16550_ops,
+	.nmethods = sizeof(struct uart_ops) / sizeof(void *),
+	.state_size = sizeof(struct ns16550),
+};
+
+static struct ns16550 uarts[2];
+static int nuarts;
+
+static uint32_t prop_u32(const void *fdt, int node, const char *name, uint32_t dflt)
+{
+	int len;
+	const fdt32_t *p = fdt_getprop(fdt, node, name, &len);
+
+	return p && len == 4 ? fdt32_to_cpu(*p) : dflt;
+}
+
+static int ns16550_probe(const void *fdt, int node, int match)
+{
+	struct ns16550 *u;
+	uint64_t base, size;
+	uint32_t irq = 0;
+	ott_ref_t ref;
+	int err;
+
+	if (nuarts >= (int)(sizeof(uarts) / sizeof(uarts[0])))
+		return -KE_NOSPC;
+	err = dt_reg(fdt, node, 0, &base, &size);
+	if (err)
+		return err;
+	u = &uarts[nuarts];
+	u->base = (uintptr_t)base;
+	u->shift = prop_u32(fdt, node, "reg-shift", 0);
+	u->width = prop_u32(fdt, node, "reg-io-width", 1);
+	spin_init(&u->tx_lock, "ns16550");
+	wr(u, FCR, 0x07);	/* enable and clear FIFOs */
+	err = object_publish(&u->obj, &ns16550_class, &ref);
+	if (err)
+		return err;
+	nuarts++;
+	dt_irq(fdt, node, 0, &irq);
+	console_attach(ref, node == dt_stdout_node(fdt), irq);
+	klog("uart", "bound ns16550a base=%#lx irq=%u", (unsigned long)base, irq);
+	return 0;
+}
+
+static const char *const ns16550_compat[] = { "ns16550a", "ns16550", NULL };
+
+DRIVER_DECLARE(0, ns16550_driver) = {
+	.name = "ns16550a",
+	.compatible = ns16550_compat,
+	.probe = ns16550_probe,
+};

@@ -1,0 +1,6 @@
+/* In-kernel benchmarks (make bench): OTT call paths against a plain call. */
+#ifndef KERNEL_BENCH_H
+#define KERNEL_BENCH_H
+/* Starts the benchmark thread; it prints the table and ends the run. */
+void bench_start(void);
+#endif

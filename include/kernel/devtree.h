@@ -1,0 +1,91 @@
+/*
+ * Devicetree queries on top of libfdt: what the kernel needs to find its
+ * memory, its harts and its devices. Pure logic (no CSR access), so it is
+ * unit-tested on the host against real DTBs dumped from QEMU.
+ *
+ * Every function checks the blob it is given (offsets, lengths, cell
+ * counts); a malformed or missing property returns a negative KE_ code.
+ */
+#ifndef KERNEL_DEVTREE_H
+#define KERNEL_DEVTREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define DT_MAX_REGIONS	16
+#define DT_MAX_CPUS	16
+
+struct dt_range {
+	uint64_t base;
+	uint64_t size;
+};
+
+struct dt_cpu {
+	uint32_t hartid;	/* `reg` of the cpu node */
+	bool usable;		/* status okay, has an MMU, ISA has S-mode */
+	uint32_t intc_phandle;	/* phandle of its riscv,cpu-intc child, 0 if none */
+};
+
+/* 0 if @fdt is a well-formed blob of at most @max_size bytes, else -KE_INVAL. */
+int dt_check(const void *fdt, size_t max_size);
+
+/*
+ * Index in @compat (a NULL-terminated list) of the first string the node's
+ * `compatible` matches, or -KE_NOENT. A disabled node (status other than
+ * "okay"/"ok") never matches.
+ */
+int dt_match(const void *fdt, int node, const char *const *compat);
+
+/*
+ * Calls @fn for every enabled node matching @compat, in tree order; stops
+ * at the first non-zero return and returns it. Returns the number of
+ * matches when @fn always returned 0.
+ */
+int dt_for_each_match(const void *fdt, const char *const *compat,
+		      int (*fn)(const void *fdt, int node, int idx, void *arg), void *arg);
+
+/* Entry @idx of the node's `reg`, with the parent's #address-cells/#size-cells. */
+int dt_reg(const void *fdt, int node, int idx, uint64_t *base, uint64_t *size);
+
+/* Entry @idx of the node's `interrupts` (one cell each, as PLIC sources are). */
+int dt_irq(const void *fdt, int node, int idx, uint32_t *irq);
+
+/* RAM from every /memory node; returns the count or a negative code. */
+int dt_memory(const void *fdt, struct dt_range *out, int max);
+
+/* /memreserve/ entries plus /reserved-memory children; count or negative. */
+int dt_reserved(const void *fdt, struct dt_range *out, int max);
+
+/* Every cpu node under /cpus; count or negative. */
+int dt_cpus(const void *fdt, struct dt_cpu *out, int max);
+
+/* /cpus timebase-frequency in Hz, or a negative code. */
+long dt_timebase(const void *fdt);
+
+/* /chosen bootargs, or "" when absent. Never NULL. */
+const char *dt_bootargs(const void *fdt);
+
+/*
+ * The node /chosen stdout-path names (the console), or -KE_NOENT.
+ * The ":options" suffix of stdout-path is ignored.
+ */
+int dt_stdout_node(const void *fdt);
+
+/*
+ * S-mode external-interrupt context of each hart for the PLIC at @plic:
+ * walks `interrupts-extended` (pairs <intc-phandle irq>); the position of a
+ * pair with irq 9 is that hart's S context. @ctx_of_hart[hartid] is set
+ * (entries with no S context are set to -1). Returns the number of harts
+ * with an S context, or a negative code.
+ */
+int dt_plic_s_contexts(const void *fdt, int plic, int *ctx_of_hart, int max_harts);
+
+/*
+ * Boot argument lookup in a bootargs string of space-separated `key` or
+ * `key=value` words. Copies the value (empty for a bare key) into @val and
+ * returns 0, or -KE_NOENT.
+ */
+int dt_bootarg(const char *bootargs, const char *key, char *val, size_t len);
+
+#endif

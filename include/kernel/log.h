@@ -1,0 +1,46 @@
+/*
+ * The UART log: one line per event, in the format tests and the host tool
+ * parse (DESIGN.md, "The UART log"):
+ *   [<sec>.<usec>] h<hart> <subsystem>: <message> key=value ...
+ * e.g. "[    1.204311] h2 boot: ready harts=4 board=qemu-virt".
+ */
+#ifndef KERNEL_LOG_H
+#define KERNEL_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOG_LINE_MAX 256
+
+/*
+ * Formats one line (with its trailing newline) into @buf. @ticks/@freq is
+ * the timestamp. A message that does not fit is cut and ends with "...\n".
+ * Returns the line's length (always < @len, the buffer is NUL terminated).
+ * Pure: tested on the host.
+ */
+size_t log_format(char *buf, size_t len, uint64_t ticks, uint64_t freq,
+		  unsigned int hart, const char *subsys, const char *fmt, va_list ap);
+
+/* Emits a log line from this hart. Safe in interrupt context. */
+void klog(const char *subsys, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Raw console output, no prefix (reports that span several lines). */
+void kputs(const char *s);
+void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Where log output goes once the console driver is bound. */
+typedef void (*log_sink_fn)(const char *buf, size_t len);
+void log_set_sink(log_sink_fn fn);
+void log_set_timebase(uint64_t freq);
+
+/* Copies up to @len bytes of the most recent log text into @buf. */
+size_t log_tail(char *buf, size_t len);
+
+/* Stops the machine after printing why: broken kernel invariants only. */
+void panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+#define BUG_ON(cond) do { if (cond) panic("BUG_ON(%s) at %s:%d", #cond, __FILE__, __LINE__); } while (0)
+
+#endif

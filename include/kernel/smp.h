@@ -1,0 +1,13 @@
+/* Starting harts and poking them with IPIs. */
+#ifndef KERNEL_SMP_H
+#define KERNEL_SMP_H
+#include <stdint.h>
+/* Gives the boot hart its private state and switches it onto paging. */
+int smp_boot_hart_setup(uint32_t hartid);
+/* Traps and interrupt sources on; marks the calling hart online. */
+void smp_hart_online(void);
+/* Starts every other usable hart in the devicetree; returns harts online. */
+unsigned int smp_start_secondaries(const void *fdt);
+/* Sends a software interrupt to the hart with this index (wakes it from WFI). */
+void smp_kick(unsigned int index);
+#endif

@@ -1,0 +1,104 @@
+/*
+ * Kernel threads. Each has its own stack and TLS block (picolibc's errno
+ * is thread-local). Scheduling decisions are the `sched` object's
+ * (sched.h); this module does the mechanics: create, switch, sleep, wake,
+ * block on a wait queue, exit.
+ *
+ * Locking follows xv6: a thread's lock is held across a context switch
+ * away from it and released by whoever runs next, so a wakeup can never
+ * enqueue a thread that is still running on another hart.
+ */
+#ifndef KERNEL_THREAD_H
+#define KERNEL_THREAD_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <kernel/hart.h>
+#include <kernel/list.h>
+#include <kernel/spinlock.h>
+
+enum thread_state {
+	THREAD_NEW,
+	THREAD_RUNNABLE,
+	THREAD_RUNNING,
+	THREAD_SLEEPING,	/* until wake_at */
+	THREAD_BLOCKED,		/* on a wait queue */
+	THREAD_DEAD,
+};
+
+#define THREAD_NAME_MAX	16
+#define THREAD_ANY_HART	(-1)
+
+struct thread {
+	struct context ctx;
+	struct spinlock lock;
+	enum thread_state state;
+	uint32_t id;
+	char name[THREAD_NAME_MAX];
+	int affinity;		/* hart index it must run on, or THREAD_ANY_HART */
+	int hart;		/* hart index it last ran on / is queued on */
+	void *stack;
+	unsigned int stack_order;
+	void *tls;
+	struct list_head rq_node;	/* owned by the scheduler object */
+	struct list_head all_node;
+	struct list_head wait_node;	/* sleep list or wait queue */
+	uint64_t wake_at;		/* rdtime when sleeping */
+	uint64_t switches;
+	bool killed;			/* died from a fault */
+	bool detached;			/* free its memory on exit */
+};
+
+struct waitq {
+	struct spinlock lock;
+	struct list_head waiters;
+};
+
+typedef void (*thread_fn)(void *arg);
+
+/* Creates a runnable thread. @affinity: hart index or THREAD_ANY_HART. */
+struct thread *thread_create(const char *name, thread_fn fn, void *arg, int affinity);
+
+struct thread *thread_current(void);
+void thread_yield(void);
+void thread_sleep_us(uint64_t usec);
+void thread_exit(void) __attribute__((noreturn));
+
+void waitq_init(struct waitq *wq);
+/* Blocks on @wq; @lk (held by the caller) is dropped while blocked and re-taken. */
+void waitq_wait(struct waitq *wq, struct spinlock *lk);
+int waitq_wake_one(struct waitq *wq);
+int waitq_wake_all(struct waitq *wq);
+
+/* A sleeping lock for longer critical sections. */
+struct mutex {
+	struct spinlock lock;
+	bool held;
+	struct thread *owner;
+	struct waitq wq;
+};
+void mutex_init(struct mutex *m);
+void mutex_lock(struct mutex *m);
+void mutex_unlock(struct mutex *m);
+
+/* Called from the timer interrupt: wakes this hart's expired sleepers. */
+void thread_wake_sleepers(struct hart *h, uint64_t now);
+
+/* Stops the current thread after a fault report; never returns. */
+void thread_kill_current(void) __attribute__((noreturn));
+
+/* Runs the scheduler loop on this hart; never returns. */
+void sched_loop(void) __attribute__((noreturn));
+
+/* Waits (yielding) until every online hart passed a quiescent point. */
+void quiesce_wait(void);
+
+/* Counts and visits threads. */
+unsigned int thread_count(void);
+void thread_for_each(void (*fn)(struct thread *t, void *arg), void *arg);
+
+/* Asm helpers. */
+void ctx_switch(struct context *save, const struct context *load);
+void thread_trampoline(void);
+
+#endif

@@ -1,0 +1,19 @@
+/* Traps: the frame layout entry.S saves, and the handlers. */
+#ifndef KERNEL_TRAP_H
+#define KERNEL_TRAP_H
+#include <stdint.h>
+
+/* regs[0] holds sepc (x0 needs no slot), regs[n] holds xn. */
+struct trap_frame {
+	uint64_t regs[32];
+	uint64_t sstatus;
+	uint64_t scause;
+	uint64_t stval;
+	uint64_t pad;
+};
+
+void trap_init_hart(void);
+void trap_handle(struct trap_frame *f);
+/* Deliberate faults for tests: "load", "store", "exec", "illegal". */
+void trap_inject_fault(const char *kind);
+#endif

@@ -1,0 +1,27 @@
+/*
+ * Sv39 paging. RAM and devices are identity mapped and shared by every
+ * hart: kernel text R+X, read-only data R, everything else R+W, never W+X.
+ * Each hart has its own root table whose top gigabyte is private
+ * (HART_LOCAL_BASE): its OTT cache and its self page (hart.h).
+ */
+#ifndef KERNEL_VM_H
+#define KERNEL_VM_H
+#include <stddef.h>
+#include <stdint.h>
+#include <kernel/hart.h>
+
+#define VM_R	(1UL << 1)
+#define VM_W	(1UL << 2)
+#define VM_X	(1UL << 3)
+
+/* Builds the shared mappings (boot hart, before other harts start). */
+int vm_init(void);
+/* Builds @h's root table and private gigabyte: its OTT cache and self page. */
+int vm_hart_setup(struct hart *h, void *ott_cache, size_t ott_cache_bytes);
+/* Switches the calling hart onto @h's tables. */
+void vm_enable(struct hart *h);
+/* Permissions of the shared mapping at @va (0 if unmapped); for tests and reports. */
+unsigned long vm_query(uintptr_t va);
+/* Changes permissions of whole pages in the shared RAM mapping (W+X refused). */
+int vm_protect(uintptr_t va, size_t len, unsigned long perm);
+#endif

@@ -1,0 +1,14 @@
+# SiFive HiFive Unleashed (FU540), emulated by QEMU `sifive_u`.
+# Hart 0 is the E51 monitor core (no S-mode): it is never started.
+PLAT_NAME       := hifive-unleashed
+PLAT_LOAD_ADDR  := 0x80200000
+PLAT_MAX_HARTS  := 8
+PLAT_QEMU_MACHINE := sifive_u
+PLAT_QEMU_SMP   ?= 5
+PLAT_QEMU_MEM   ?= 512M
+PLAT_QEMU_EXTRA :=
+# OpenSBI cannot power this machine off; the kernel asks for a cold reboot
+# and QEMU exits instead of rebooting.
+PLAT_QEMU_END   := -no-reboot
+PLAT_UBOOT      :=
+

@@ -1,0 +1,12 @@
+# QEMU `virt`: ns16550a UART, PLIC, virtio-mmio, 10 MHz timer.
+PLAT_NAME       := qemu-virt
+PLAT_LOAD_ADDR  := 0x80200000
+PLAT_MAX_HARTS  := 8
+PLAT_QEMU_MACHINE := virt
+PLAT_QEMU_SMP   ?= 4
+PLAT_QEMU_MEM   ?= 256M
+PLAT_QEMU_EXTRA :=
+# SBI SRST shutdown works here, so a test run ends with a clean power-off.
+PLAT_QEMU_END   :=
+PLAT_UBOOT      := /usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin
+

@@ -1,0 +1,36 @@
+# Running a board in QEMU. Included by the top Makefile.
+#   make run                  direct boot: OpenSBI fw_dynamic + kernel.elf
+#   make run BOOT=uboot       OpenSBI + U-Boot (S-mode), which bootm's kernel.itb
+#   make debug                like run, but halted with a gdb stub on :1234
+#   ARGS="..."                kernel command line (e.g. ARGS="shutdown=5")
+# The console stays on the terminal and is also written to build/<board>/uart.log.
+
+SMP  ?= $(PLAT_QEMU_SMP)
+MEM  ?= $(PLAT_QEMU_MEM)
+ARGS ?=
+
+QEMU_CONSOLE = -nographic -chardev stdio,id=con0,mux=on,signal=on,logfile=$(O)/uart.log \
+	-serial chardev:con0 -mon chardev=con0,mode=readline
+QEMU_BASE = $(QEMU) -M $(PLAT_QEMU_MACHINE) -smp $(SMP) -m $(MEM) $(PLAT_QEMU_EXTRA) $(PLAT_QEMU_END)
+QEMU_DIRECT = $(QEMU_BASE) -bios $(OPENSBI) -kernel $(O)/kernel.elf -append "$(ARGS)"
+
+ifeq ($(BOOT),uboot)
+RUN_DEPS = $(O)/kernel.itb $(O)/uboot-disk.img
+QEMU_CMD = $(QEMU_UBOOT)
+else
+RUN_DEPS = $(O)/kernel.elf
+QEMU_CMD = $(QEMU_DIRECT)
+endif
+
+run: $(RUN_DEPS) | $(DEPS_STAMP)
+	@test -n "$(PLAT_QEMU_MACHINE)" || { echo "BOARD=$(BOARD) has no emulator; see README"; exit 1; }
+	@echo "run: $(BOARD), $(SMP) harts; quit with Ctrl-A X; log in $(O)/uart.log"
+	$(QEMU_CMD) $(QEMU_CONSOLE)
+
+debug: $(RUN_DEPS) | $(DEPS_STAMP)
+	@test -n "$(PLAT_QEMU_MACHINE)" || { echo "BOARD=$(BOARD) has no emulator"; exit 1; }
+	@echo "debug: QEMU is halted and waits for gdb on localhost:1234. In another terminal:"
+	@echo "  gdb-multiarch $(O)/kernel.elf -ex 'target remote localhost:1234'"
+	$(QEMU_CMD) $(QEMU_CONSOLE) -S -gdb tcp:127.0.0.1:1234
+
+include platform/uboot.mk

@@ -1,0 +1,179 @@
+/*
+ * Entry points: the boot hart's _start (from OpenSBI or U-Boot, a0 = hartid,
+ * a1 = DTB), secondary harts' entry (from SBI HSM hart_start, a1 = the
+ * stack top the boot hart chose), the thread context switch, and the trap
+ * vector. Everything runs in S-mode; there is no user mode, so a trap
+ * always arrives on a valid kernel stack.
+ */
+#define BOOT_STACK_SHIFT 14		/* 16 KiB per hart */
+#define FRAME_SIZE (36 * 8)
+
+	.section .text.entry, "ax"
+	.globl _start
+_start:
+	csrw	sie, zero
+	csrw	sscratch, zero
+	mv	tp, zero		/* tp pointed into OpenSBI's memory */
+	li	t0, PLAT_MAX_HARTS
+	bgeu	a0, t0, .Lpark
+	la	sp, boot_stacks
+	addi	t1, a0, 1
+	slli	t1, t1, BOOT_STACK_SHIFT
+	add	sp, sp, t1
+	/* Zero .bss; the boot stack lives there but holds nothing yet. */
+	la	t0, __bss_start
+	la	t1, __bss_end
+1:	bgeu	t0, t1, 2f
+	sd	zero, 0(t0)
+	addi	t0, t0, 8
+	j	1b
+2:	call	kmain
+.Lpark:
+	wfi
+	j	.Lpark
+
+	.globl secondary_entry
+secondary_entry:
+	csrw	sie, zero
+	mv	tp, zero
+	mv	sp, a1
+	call	secondary_main
+	j	.Lpark
+
+	.text
+/* void ctx_switch(struct context *save, const struct context *load) */
+	.globl ctx_switch
+ctx_switch:
+	sd	ra, 0(a0)
+	sd	sp, 8(a0)
+	sd	s0, 16(a0)
+	sd	s1, 24(a0)
+	sd	s2, 32(a0)
+	sd	s3, 40(a0)
+	sd	s4, 48(a0)
+	sd	s5, 56(a0)
+	sd	s6, 64(a0)
+	sd	s7, 72(a0)
+	sd	s8, 80(a0)
+	sd	s9, 88(a0)
+	sd	s10, 96(a0)
+	sd	s11, 104(a0)
+	sd	tp, 112(a0)
+	ld	ra, 0(a1)
+	ld	sp, 8(a1)
+	ld	s0, 16(a1)
+	ld	s1, 24(a1)
+	ld	s2, 32(a1)
+	ld	s3, 40(a1)
+	ld	s4, 48(a1)
+	ld	s5, 56(a1)
+	ld	s6, 64(a1)
+	ld	s7, 72(a1)
+	ld	s8, 80(a1)
+	ld	s9, 88(a1)
+	ld	s10, 96(a1)
+	ld	s11, 104(a1)
+	ld	tp, 112(a1)
+	ret
+
+/* First code a new thread runs: s0 = entry, s1 = argument. */
+	.globl thread_trampoline
+thread_trampoline:
+	call	thread_start_hook
+	mv	a0, s1
+	jalr	s0
+	call	thread_exit
+
+/*
+ * Trap vector (direct mode). Saves every register into a struct trap_frame
+ * on the current stack, calls trap_handle(frame) and returns with sret.
+ * trap_handle may switch threads; the frame stays on this thread's stack.
+ */
+	.align 4
+	.globl trap_vector
+trap_vector:
+	addi	sp, sp, -FRAME_SIZE
+	sd	x1, 1*8(sp)
+	sd	x3, 3*8(sp)
+	sd	x4, 4*8(sp)
+	sd	x5, 5*8(sp)
+	sd	x6, 6*8(sp)
+	sd	x7, 7*8(sp)
+	sd	x8, 8*8(sp)
+	sd	x9, 9*8(sp)
+	sd	x10, 10*8(sp)
+	sd	x11, 11*8(sp)
+	sd	x12, 12*8(sp)
+	sd	x13, 13*8(sp)
+	sd	x14, 14*8(sp)
+	sd	x15, 15*8(sp)
+	sd	x16, 16*8(sp)
+	sd	x17, 17*8(sp)
+	sd	x18, 18*8(sp)
+	sd	x19, 19*8(sp)
+	sd	x20, 20*8(sp)
+	sd	x21, 21*8(sp)
+	sd	x22, 22*8(sp)
+	sd	x23, 23*8(sp)
+	sd	x24, 24*8(sp)
+	sd	x25, 25*8(sp)
+	sd	x26, 26*8(sp)
+	sd	x27, 27*8(sp)
+	sd	x28, 28*8(sp)
+	sd	x29, 29*8(sp)
+	sd	x30, 30*8(sp)
+	sd	x31, 31*8(sp)
+	addi	t0, sp, FRAME_SIZE
+	sd	t0, 2*8(sp)		/* the interrupted sp */
+	csrr	t0, sepc
+	sd	t0, 0*8(sp)
+	csrr	t0, sstatus
+	sd	t0, 32*8(sp)
+	csrr	t0, scause
+	sd	t0, 33*8(sp)
+	csrr	t0, stval
+	sd	t0, 34*8(sp)
+	mv	a0, sp
+	call	trap_handle
+	ld	t0, 0*8(sp)
+	csrw	sepc, t0
+	ld	t0, 32*8(sp)
+	csrw	sstatus, t0
+	ld	x1, 1*8(sp)
+	ld	x3, 3*8(sp)
+	ld	x4, 4*8(sp)
+	ld	x5, 5*8(sp)
+	ld	x6, 6*8(sp)
+	ld	x7, 7*8(sp)
+	ld	x8, 8*8(sp)
+	ld	x9, 9*8(sp)
+	ld	x10, 10*8(sp)
+	ld	x11, 11*8(sp)
+	ld	x12, 12*8(sp)
+	ld	x13, 13*8(sp)
+	ld	x14, 14*8(sp)
+	ld	x15, 15*8(sp)
+	ld	x16, 16*8(sp)
+	ld	x17, 17*8(sp)
+	ld	x18, 18*8(sp)
+	ld	x19, 19*8(sp)
+	ld	x20, 20*8(sp)
+	ld	x21, 21*8(sp)
+	ld	x22, 22*8(sp)
+	ld	x23, 23*8(sp)
+	ld	x24, 24*8(sp)
+	ld	x25, 25*8(sp)
+	ld	x26, 26*8(sp)
+	ld	x27, 27*8(sp)
+	ld	x28, 28*8(sp)
+	ld	x29, 29*8(sp)
+	ld	x30, 30*8(sp)
+	ld	x31, 31*8(sp)
+	addi	sp, sp, FRAME_SIZE
+	sret
+
+	.bss
+	.align 12
+	.globl boot_stacks
+boot_stacks:
+	.space (PLAT_MAX_HARTS + 1) << BOOT_STACK_SHIFT

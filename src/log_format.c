@@ -1,0 +1,51 @@
+/*
+ * Log line formatting (pure; host-tested). The timestamp is derived from
+ * the timer count with integer arithmetic only: no FP in the kernel.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <kernel/log.h>
+
+static size_t format_prefix(char *buf, size_t len, uint64_t ticks, uint64_t freq,
+			    unsigned int hart, const char *subsys)
+{
+	uint64_t sec = freq ? ticks / freq : 0;
+	uint64_t usec = freq ? ((ticks % freq) * 1000000ULL) / freq : 0;
+	int n = snprintf(buf, len, "[%5llu.%06llu] h%u %s: ",
+			 (unsigned long long)sec, (unsigned long long)usec, hart, subsys);
+
+	if (n < 0)
+		return 0;
+	return (size_t)n < len ? (size_t)n : len - 1;
+}
+
+size_t log_format(char *buf, size_t len, uint64_t ticks, uint64_t freq,
+		  unsigned int hart, const char *subsys, const char *fmt, va_list ap)
+{
+	static const char cut[] = "...\n";
+	size_t n, room;
+	int m;
+
+	if (len < sizeof(cut) + 1)
+		return 0;
+	n = format_prefix(buf, len, ticks, freq, hart, subsys);
+	room = len - n;
+	m = vsnprintf(buf + n, room, fmt, ap);
+	if (m < 0)
+		m = 0;
+	if ((size_t)m + 1 < room) {
+		n += (size_t)m;
+		/* Keep one event on one line: a stray newline would split it. */
+		for (char *p = buf; p < buf + n; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		buf[n++] = '\n';
+		buf[n] = '\0';
+		return n;
+	}
+	for (char *p = buf; p < buf + len - sizeof(cut); p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	memcpy(buf + len - sizeof(cut), cut, sizeof(cut));
+	return len - 1;
+}

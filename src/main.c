@@ -1,0 +1,144 @@
+/*
+ * Boot: the order in which the kernel comes up on the boot hart, then the
+ * boot arguments that tests and users pass on the command line:
+ *   shutdown=<sec>     end the run after <sec> seconds (tests)
+ *   fault=<kind>[@<hart>]  a thread on hart index <hart> (default 1) faults
+ *                      once, <kind> = load|store|exec|illegal (tests)
+ *   bench              run the benchmarks, print the table, end the run
+ *   workload=off       no demo workload
+ */
+#include <string.h>
+#include <stdlib.h>
+#include <kernel/hart.h>
+#include <kernel/log.h>
+#include <kernel/mem.h>
+#include <kernel/ott.h>
+#include <kernel/vm.h>
+#include <kernel/tls.h>
+#include <kernel/smp.h>
+#include <kernel/trap.h>
+#include <kernel/devtree.h>
+#include <kernel/driver.h>
+#include <kernel/sched.h>
+#include <kernel/thread.h>
+#include <kernel/timer.h>
+#include <kernel/uart.h>
+#include <kernel/console.h>
+#include <kernel/platform.h>
+#include <kernel/workload.h>
+#include <kernel/bench.h>
+#include <kernel/riscv.h>
+#include <kernel/errno.h>
+#include <libfdt.h>
+
+#define FDT_MAX		(64 * 1024)
+#define OTT_SLOTS	131072
+
+extern const void *ott_miss_ops;
+static char fdt_copy[FDT_MAX] __attribute__((aligned(8)));
+static char boot_tls[512] __attribute__((aligned(16)));
+const void *kernel_fdt = fdt_copy;
+struct ott kernel_ott;
+static char bootargs[256];
+
+static void ott_setup(void)
+{
+	struct ott_slot *slots = page_alloc(page_order_for(ott_slots_bytes(OTT_SLOTS)));
+	struct object *miss = page_alloc(page_order_for(ott_miss_bytes(OTT_SLOTS)));
+
+	if (!slots || !miss)
+		panic("no memory for the OTT");
+	if (ott_init(&kernel_ott, OTT_SLOTS, slots, miss, &ott_miss_ops, HART_OTT_CACHE_VA))
+		panic("ott_init failed");
+}
+
+static void copy_fdt(const void *fdt)
+{
+	int err = dt_check(fdt, FDT_MAX);
+
+	if (err)
+		panic("devicetree at %p is not usable (%s)", fdt, err_name(err));
+	memcpy(fdt_copy, fdt, fdt_totalsize(fdt));
+}
+
+static void shutdown_thread(void *arg)
+{
+	thread_sleep_us((uint64_t)(uintptr_t)arg * 1000000ULL);
+	klog("boot", "shutdown after=%lus", (unsigned long)(uintptr_t)arg);
+	platform_halt(0);
+}
+
+static void fault_thread(void *arg)
+{
+	char *kind = arg;
+
+	thread_sleep_us(1500000);
+	trap_inject_fault(kind);
+	klog("trap", "fault kind=%s did not trap", kind);
+}
+
+/* Starts what the command line asks for. */
+static void start_bootarg_threads(void)
+{
+	char val[32];
+
+	if (!dt_bootarg(bootargs, "shutdown", val, sizeof(val)))
+		thread_create("shutdown", shutdown_thread, (void *)(uintptr_t)strtoul(val, NULL, 10),
+			      THREAD_ANY_HART);
+	if (!dt_bootarg(bootargs, "fault", val, sizeof(val))) {
+		static char kind[16];
+		char *at = strchr(val, '@');
+		int hart = at ? atoi(at + 1) : 1;
+
+		if (at)
+			*at = '\0';
+		strncpy(kind, val, sizeof(kind) - 1);
+		if (hart >= (int)nharts_online)
+			hart = (int)nharts_online - 1;
+		thread_create("faulter", fault_thread, kind, hart);
+	}
+}
+
+void kmain(unsigned long hartid, const void *fdt);
+void kmain(unsigned long hartid, const void *fdt)
+{
+	unsigned int n;
+	int err;
+
+	boot_hartid = (uint32_t)hartid;
+	if (tls_size() > sizeof(boot_tls))
+		panic("TLS block too large");
+	tls_init(boot_tls);
+	__asm__ __volatile__("mv tp, %0" :: "r"(boot_tls));
+	harts[hartid].tls = boot_tls;
+	trap_init_hart();
+	copy_fdt(fdt);
+	strncpy(bootargs, dt_bootargs(fdt_copy), sizeof(bootargs) - 1);
+	klog("boot", "kernel board=%s hart=%lu fdt=%p args=\"%s\"", PLAT_NAME, hartid, fdt, bootargs);
+	if ((err = mem_init(fdt_copy)))
+		panic("no usable memory (%s)", err_name(err));
+	ott_setup();
+	if ((err = vm_init()) || (err = smp_boot_hart_setup(boot_hartid)))
+		panic("paging setup failed (%s)", err_name(err));
+	if ((err = driver_probe_all(fdt_copy)))
+		panic("a required device is missing (%s)", err_name(err));
+	if (!console_ref.entry)
+		panic("no console UART in the devicetree");
+	if ((err = sched_rr_create(MAX_HARTS)))
+		panic("scheduler creation failed (%s)", err_name(err));
+	smp_hart_online();
+	n = smp_start_secondaries(fdt_copy);
+	console_start_rx();
+	if (!dt_bootarg(bootargs, "bench", NULL, 0)) {
+		bench_start();
+	} else {
+		char val[8];
+
+		if (dt_bootarg(bootargs, "workload", val, sizeof(val)) || strcmp(val, "off"))
+			workload_start();
+		shell_start();
+	}
+	start_bootarg_threads();
+	klog("boot", "ready harts=%u board=%s", n, PLAT_NAME);
+	sched_loop();
+}

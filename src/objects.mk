@@ -1,0 +1,8 @@
+# Kernel core. Pure logic (host-tested): page_pool kheap devtree ott log_format.
+objs-y += entry.o main.o sbi.o trap.o smp.o vm.o mem.o tls.o errno.o
+objs-y += spinlock.o log.o log_format.o
+objs-y += page_pool.o kheap.o devtree.o
+objs-y += ott.o ott_miss.o factory.o
+objs-y += thread.o sched_rr.o
+objs-y += driver.o irq.o console.o shell.o
+objs-y += workload.o bench.o

@@ -1,0 +1,108 @@
+/*
+ * A small command shell on the console, for people watching a board:
+ * help, harts, threads, mem, ott, fault <kind>, halt. One thread; it
+ * sleeps on console input and takes no locks of its own.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <kernel/console.h>
+#include <kernel/uart.h>
+#include <kernel/thread.h>
+#include <kernel/sched.h>
+#include <kernel/hart.h>
+#include <kernel/mem.h>
+#include <kernel/ott.h>
+#include <kernel/log.h>
+#include <kernel/trap.h>
+#include <kernel/platform.h>
+
+static void cmd_harts(void)
+{
+	for (unsigned int i = 0; i < nharts_online; i++) {
+		struct hart *h = hart_by_index(i);
+		struct sched_stats st = { 0 };
+
+		sched_stats(sched_ref, i, &st);
+		kprintf("  hart %u (index %u): gen=%lu timer=%lu ext=%lu ipi=%lu queued=%u picks=%lu steals=%lu\n",
+			h->hartid, i, (unsigned long)h->gen, (unsigned long)h->timer_irqs,
+			(unsigned long)h->ext_irqs, (unsigned long)h->soft_irqs, st.queued,
+			(unsigned long)st.picks, (unsigned long)st.steals);
+	}
+}
+
+static void show_thread(struct thread *t, void *arg)
+{
+	static const char *const states[] = { "new", "runnable", "running", "sleeping",
+					      "blocked", "dead" };
+
+	kprintf("  %4u %-16s %-9s hart=%d affinity=%d switches=%lu\n", t->id, t->name,
+		states[t->state], t->hart, t->affinity, (unsigned long)t->switches);
+}
+
+static void cmd_mem(void)
+{
+	struct mem_stats st;
+
+	mem_get_stats(&st);
+	kprintf("  pages total=%lu free=%lu; kmalloc live=%lu bytes=%lu allocs=%lu frees=%lu\n",
+		(unsigned long)st.total_pages, (unsigned long)st.free_pages,
+		(unsigned long)st.heap.live_allocs, (unsigned long)st.heap.live_bytes,
+		(unsigned long)st.heap.total_allocs, (unsigned long)st.heap.total_frees);
+}
+
+static void run(char *line)
+{
+	if (!strcmp(line, "help")) {
+		kputs("  commands: help harts threads mem ott fault <load|store|exec|illegal> halt\n");
+	} else if (!strcmp(line, "harts")) {
+		cmd_harts();
+	} else if (!strcmp(line, "threads")) {
+		thread_for_each(show_thread, NULL);
+	} else if (!strcmp(line, "mem")) {
+		cmd_mem();
+	} else if (!strcmp(line, "ott")) {
+		kprintf("  ott slots=%u used=%u misses=%lu stale_calls=%lu\n", kernel_ott.nslots,
+			kernel_ott.used, (unsigned long)kernel_ott.misses,
+			(unsigned long)kernel_ott.stale_calls);
+	} else if (!strncmp(line, "fault ", 6)) {
+		trap_inject_fault(line + 6);
+	} else if (!strcmp(line, "halt")) {
+		klog("shell", "halt requested");
+		platform_halt(0);
+	} else if (line[0]) {
+		kprintf("  unknown command '%s' (try help)\n", line);
+	}
+}
+
+static void shell_main(void *arg)
+{
+	char line[80];
+	size_t n = 0;
+
+	for (;;) {
+		char buf[16];
+		long got = console_read(buf, sizeof(buf));
+
+		for (long i = 0; i < got; i++) {
+			char c = buf[i];
+
+			if (c == '\r' || c == '\n') {
+				kputs("\n");
+				line[n] = '\0';
+				run(line);
+				n = 0;
+			} else if ((c == 0x7f || c == '\b') && n) {
+				n--;
+				kputs("\b \b");
+			} else if (c >= ' ' && n < sizeof(line) - 1) {
+				line[n++] = c;
+				uart_write(console_ref, &c, 1);
+			}
+		}
+	}
+}
+
+void shell_start(void)
+{
+	thread_create("shell", shell_main, NULL, THREAD_ANY_HART);
+}

@@ -1,0 +1,166 @@
+/*
+ * Harts: the per-hart records, bringing up each hart's private state
+ * (stack, TLS, OTT cache, page table), starting secondaries with SBI HSM,
+ * and IPIs. Secondaries are prepared entirely by the boot hart, so a hart
+ * that comes up only has to switch onto what was made for it.
+ *
+ * Locking: harts[] entries are written before their hart starts and by
+ * that hart afterwards; nharts_online only grows (atomic).
+ */
+#include <string.h>
+#include <kernel/smp.h>
+#include <kernel/hart.h>
+#include <kernel/vm.h>
+#include <kernel/mem.h>
+#include <kernel/ott.h>
+#include <kernel/tls.h>
+#include <kernel/sbi.h>
+#include <kernel/riscv.h>
+#include <kernel/log.h>
+#include <kernel/devtree.h>
+#include <kernel/platform.h>
+#include <kernel/errno.h>
+#include <kernel/trap.h>
+#include <kernel/timer.h>
+#include <kernel/irq.h>
+#include <kernel/thread.h>
+
+#define HART_STACK_ORDER 2
+
+struct hart harts[MAX_HARTS];
+static struct hart *by_index[MAX_HARTS];
+unsigned int nharts_online;
+static unsigned int nharts_prepared;
+volatile bool vm_percpu_ready;
+uint32_t boot_hartid;
+
+extern char secondary_entry[];
+
+struct hart *hart_by_index(unsigned int index)
+{
+	return index < MAX_HARTS ? by_index[index] : NULL;
+}
+
+/* Gives @h its index, OTT cache and page table. */
+static int hart_prepare(struct hart *h, uint32_t hartid)
+{
+	size_t cache_bytes = ott_cache_bytes(kernel_ott.nslots);
+	void *cache = page_alloc(page_order_for(cache_bytes));
+	int err;
+
+	if (!cache)
+		return -KE_NOMEM;
+	h->hartid = hartid;
+	h->index = nharts_prepared;
+	spin_init(&h->sleep_lock, "sleepers");
+	list_init(&h->sleepers);
+	h->ott_cache = cache;
+	err = ott_add_cache(&kernel_ott, cache);
+	err = err ?: vm_hart_setup(h, cache, cache_bytes);
+	if (err)
+		return err;
+	by_index[nharts_prepared++] = h;
+	return 0;
+}
+
+int smp_boot_hart_setup(uint32_t hartid)
+{
+	struct hart *h = &harts[hartid];
+	int err = hart_prepare(h, hartid);
+
+	if (err)
+		return err;
+	vm_enable(h);
+	vm_percpu_ready = true;
+	return 0;
+}
+
+/* Interrupt sources every hart takes: timer, IPIs, and external ones. */
+static void hart_enable_interrupts(struct hart *h)
+{
+	timer_start_hart();
+	if (irq_available())
+		irqc_init_hart(irqc_ref, h->hartid);
+	csr_set(sie, SIE_SSIE | SIE_SEIE);
+}
+
+void smp_hart_online(void)
+{
+	struct hart *h = this_hart();
+
+	trap_init_hart();
+	hart_enable_interrupts(h);
+	h->online = true;
+	__atomic_fetch_add(&nharts_online, 1, __ATOMIC_ACQ_REL);
+	klog("smp", "hart online hartid=%u index=%u", h->hartid, h->index);
+}
+
+void secondary_main(unsigned long hartid);
+void secondary_main(unsigned long hartid)
+{
+	struct hart *h = &harts[hartid];
+
+	vm_enable(h);
+	__asm__ __volatile__("mv tp, %0" :: "r"(h->tls));
+	smp_hart_online();
+	sched_loop();
+}
+
+static int start_one(uint32_t hartid)
+{
+	struct hart *h = &harts[hartid];
+	void *stack = page_alloc(HART_STACK_ORDER);
+	int err;
+
+	if (!stack)
+		return -KE_NOMEM;
+	h->stack_top = (char *)stack + (PAGE_SIZE << HART_STACK_ORDER);
+	h->tls = tls_alloc();
+	if (!h->tls)
+		return -KE_NOMEM;
+	err = hart_prepare(h, hartid);
+	if (err)
+		return err;
+	mb();
+	return (int)sbi_hart_start(hartid, (uintptr_t)secondary_entry, (uintptr_t)h->stack_top);
+}
+
+unsigned int smp_start_secondaries(const void *fdt)
+{
+	struct dt_cpu cpus[DT_MAX_CPUS];
+	int n = dt_cpus(fdt, cpus, DT_MAX_CPUS);
+	unsigned int started = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint32_t id = cpus[i].hartid;
+		int err;
+
+		if (id == boot_hartid)
+			continue;
+		if (!cpus[i].usable || !platform_hart_usable(id) || id >= MAX_HARTS) {
+			klog("smp", "hart skipped hartid=%u (no S-mode or disabled)", id);
+			continue;
+		}
+		err = start_one(id);
+		if (err) {
+			klog("smp", "hart start failed hartid=%u err=%s", id, err_name(err));
+			continue;
+		}
+		started++;
+	}
+	/* Bounded wait: a hart that never comes up is reported, not waited for. */
+	for (uint64_t end = rdtime() + timer_freq_hz; rdtime() < end;)
+		if (__atomic_load_n(&nharts_online, __ATOMIC_ACQUIRE) == started + 1)
+			break;
+	if (nharts_online != started + 1)
+		klog("smp", "only %u of %u harts came online", nharts_online, started + 1);
+	return nharts_online;
+}
+
+void smp_kick(unsigned int index)
+{
+	struct hart *h = hart_by_index(index);
+
+	if (h && h->online && h != this_hart())
+		sbi_send_ipi(1UL << h->hartid, 0);
+}

@@ -1,0 +1,371 @@
+/*
+ * Kernel threads: creation, the per-hart scheduler loop, context switches,
+ * sleeping, wait queues, mutexes, exit and fault kills.
+ *
+ * Locking (after xv6): a thread's lock is held across every switch away
+ * from it and released on the other side, by the scheduler loop after it
+ * has filed the thread (run queue, sleep list) or by the thread itself when
+ * it resumes. Lock order: waitq lock -> thread lock; a hart's sleep_lock is
+ * never held while taking a thread lock. all_lock nests inside nothing.
+ */
+#include <string.h>
+#include <kernel/thread.h>
+#include <kernel/sched.h>
+#include <kernel/mem.h>
+#include <kernel/log.h>
+#include <kernel/riscv.h>
+#include <kernel/timer.h>
+#include <kernel/smp.h>
+#include <kernel/tls.h>
+
+#define STACK_ORDER	2		/* 16 KiB */
+#define STACK_CANARY	0x5afe57ac6b00c0deULL
+
+static struct list_head all_threads = LIST_HEAD_INIT(all_threads);
+static struct spinlock all_lock = SPINLOCK_INIT("threads");
+static uint32_t next_tid = 1;
+static unsigned int nthreads;
+static unsigned int rr_next_hart;
+
+struct thread *thread_current(void)
+{
+	return this_hart()->cur;
+}
+
+static int pick_home_hart(int affinity)
+{
+	if (affinity >= 0)
+		return affinity;
+	return (int)(__atomic_fetch_add(&rr_next_hart, 1, __ATOMIC_RELAXED) % nharts_online);
+}
+
+struct thread *thread_create(const char *name, thread_fn fn, void *arg, int affinity)
+{
+	struct thread *t;
+
+	if (affinity >= (int)nharts_online)
+		return NULL;
+	t = kzalloc(sizeof(*t));
+	if (!t)
+		return NULL;
+	t->stack = page_alloc(STACK_ORDER);
+	t->tls = tls_alloc();
+	if (!t->stack || !t->tls)
+		goto fail;
+	t->stack_order = STACK_ORDER;
+	*(uint64_t *)t->stack = STACK_CANARY;
+	spin_init(&t->lock, "thread");
+	strncpy(t->name, name, THREAD_NAME_MAX - 1);
+	t->affinity = affinity;
+	t->hart = pick_home_hart(affinity);
+	t->detached = true;
+	list_init(&t->rq_node);
+	list_init(&t->wait_node);
+	t->ctx.ra = (uint64_t)thread_trampoline;
+	t->ctx.sp = (uint64_t)t->stack + (PAGE_SIZE << STACK_ORDER);
+	t->ctx.s[0] = (uint64_t)fn;
+	t->ctx.s[1] = (uint64_t)arg;
+	t->ctx.tp = (uint64_t)t->tls;
+
+	spin_lock(&all_lock);
+	t->id = next_tid++;
+	list_add_tail(&t->all_node, &all_threads);
+	nthreads++;
+	spin_unlock(&all_lock);
+
+	spin_lock(&t->lock);
+	t->state = THREAD_RUNNABLE;
+	sched_enqueue(sched_ref, t);
+	spin_unlock(&t->lock);
+	return t;
+fail:
+	if (t->stack)
+		page_free(t->stack, STACK_ORDER);
+	kfree(t->tls);
+	kfree(t);
+	return NULL;
+}
+
+/*
+ * Called by a new thread first: it was switched to with its lock held by
+ * the loop, which runs with interrupts off; a thread starts with them on.
+ */
+void thread_start_hook(void);
+void thread_start_hook(void)
+{
+	spin_unlock(&thread_current()->lock);
+	irq_enable();
+}
+
+/* Switches from the current thread (its lock held, state set) to the loop. */
+static void sched_switch(struct thread *t)
+{
+	struct hart *h = this_hart();
+	int was_on;
+
+	if (h->irq_depth != 1 || irq_enabled() || t->state == THREAD_RUNNING)
+		panic("sched_switch: depth=%d irq=%d state=%d", h->irq_depth,
+		      irq_enabled(), t->state);
+	was_on = h->irq_was_on;
+	ctx_switch(&t->ctx, &h->sched_ctx);
+	this_hart()->irq_was_on = was_on;
+}
+
+void thread_yield(void)
+{
+	struct thread *t = thread_current();
+
+	spin_lock(&t->lock);
+	t->state = THREAD_RUNNABLE;
+	sched_switch(t);
+	spin_unlock(&t->lock);
+}
+
+void thread_sleep_us(uint64_t usec)
+{
+	struct thread *t = thread_current();
+
+	spin_lock(&t->lock);
+	t->wake_at = rdtime() + timer_us_to_ticks(usec);
+	t->state = THREAD_SLEEPING;
+	sched_switch(t);
+	spin_unlock(&t->lock);
+}
+
+void thread_exit(void)
+{
+	struct thread *t = thread_current();
+
+	spin_lock(&t->lock);
+	t->state = THREAD_DEAD;
+	sched_switch(t);
+	panic("dead thread %u resumed", t->id);
+}
+
+void thread_kill_current(void)
+{
+	struct thread *t = thread_current();
+
+	t->killed = true;
+	thread_exit();
+}
+
+static void sleeper_insert(struct hart *h, struct thread *t)
+{
+	struct list_head *pos;
+
+	spin_lock(&h->sleep_lock);
+	list_for_each(pos, &h->sleepers) {
+		struct thread *o = list_entry(pos, struct thread, wait_node);
+
+		if (o->wake_at > t->wake_at)
+			break;
+	}
+	list_add_tail(&t->wait_node, pos);
+	spin_unlock(&h->sleep_lock);
+}
+
+void thread_wake_sleepers(struct hart *h, uint64_t now)
+{
+	struct list_head expired = LIST_HEAD_INIT(expired);
+	struct list_head *pos, *n;
+
+	spin_lock(&h->sleep_lock);
+	list_for_each_safe(pos, n, &h->sleepers) {
+		struct thread *t = list_entry(pos, struct thread, wait_node);
+
+		if (t->wake_at > now)
+			break;
+		list_del(&t->wait_node);
+		list_add_tail(&t->wait_node, &expired);
+	}
+	spin_unlock(&h->sleep_lock);
+	list_for_each_safe(pos, n, &expired) {
+		struct thread *t = list_entry(pos, struct thread, wait_node);
+
+		list_del(&t->wait_node);
+		spin_lock(&t->lock);
+		t->state = THREAD_RUNNABLE;
+		sched_enqueue(sched_ref, t);
+		spin_unlock(&t->lock);
+	}
+}
+
+static void thread_free(struct thread *t)
+{
+	spin_lock(&all_lock);
+	list_del(&t->all_node);
+	nthreads--;
+	spin_unlock(&all_lock);
+	page_free(t->stack, t->stack_order);
+	kfree(t->tls);
+	kfree(t);
+}
+
+/*
+ * Files the thread that just switched back to the loop. Runs with its lock
+ * held; returns true if the thread is dead and must be freed after unlock.
+ */
+static bool file_thread(struct hart *h, struct thread *t)
+{
+	if (*(uint64_t *)t->stack != STACK_CANARY) {
+		klog("trap", "stack overflow thread=%u name=%s: thread stopped", t->id, t->name);
+		t->state = THREAD_DEAD;
+	}
+	switch (t->state) {
+	case THREAD_RUNNABLE:
+		sched_enqueue(sched_ref, t);
+		return false;
+	case THREAD_SLEEPING:
+		sleeper_insert(h, t);
+		return false;
+	case THREAD_BLOCKED:
+		return false;	/* already on its wait queue */
+	case THREAD_DEAD:
+		return true;
+	default:
+		panic("thread %u back in the loop in state %d", t->id, t->state);
+	}
+}
+
+void sched_loop(void)
+{
+	struct hart *h = this_hart();
+
+	for (;;) {
+		struct thread *t = NULL;
+
+		/* Quiescent point: no call of this hart's is in progress here. */
+		__atomic_store_n(&h->gen, h->gen + 1, __ATOMIC_RELEASE);
+		irq_enable();
+		irq_disable();
+		sched_pick(sched_ref, h->index, &t);
+		if (!t) {
+			/* WFI wakes on a pending interrupt even with SIE off: no lost kick. */
+			wfi();
+			continue;
+		}
+		spin_lock(&t->lock);
+		t->state = THREAD_RUNNING;
+		t->hart = (int)h->index;
+		t->switches++;
+		h->cur = t;
+		ctx_switch(&h->sched_ctx, &t->ctx);
+		h->cur = NULL;
+		if (file_thread(h, t)) {
+			spin_unlock(&t->lock);
+			thread_free(t);
+		} else {
+			spin_unlock(&t->lock);
+		}
+	}
+}
+
+void quiesce_wait(void)
+{
+	uint64_t snap[MAX_HARTS];
+
+	for (unsigned int i = 0; i < nharts_online; i++)
+		snap[i] = __atomic_load_n(&hart_by_index(i)->gen, __ATOMIC_ACQUIRE);
+	for (unsigned int i = 0; i < nharts_online; i++)
+		while (__atomic_load_n(&hart_by_index(i)->gen, __ATOMIC_ACQUIRE) == snap[i])
+			thread_yield();
+}
+
+void waitq_init(struct waitq *wq)
+{
+	spin_init(&wq->lock, "waitq");
+	list_init(&wq->waiters);
+}
+
+void waitq_wait(struct waitq *wq, struct spinlock *lk)
+{
+	struct thread *t = thread_current();
+
+	spin_lock(&wq->lock);
+	spin_lock(&t->lock);
+	list_add_tail(&t->wait_node, &wq->waiters);
+	t->state = THREAD_BLOCKED;
+	spin_unlock(&wq->lock);
+	spin_unlock(lk);
+	sched_switch(t);
+	spin_unlock(&t->lock);
+	spin_lock(lk);
+}
+
+static int wake_some(struct waitq *wq, bool all)
+{
+	int n = 0;
+
+	for (;;) {
+		struct thread *t;
+
+		spin_lock(&wq->lock);
+		if (list_empty(&wq->waiters)) {
+			spin_unlock(&wq->lock);
+			return n;
+		}
+		t = list_first_entry(&wq->waiters, struct thread, wait_node);
+		list_del(&t->wait_node);
+		spin_unlock(&wq->lock);
+		spin_lock(&t->lock);
+		t->state = THREAD_RUNNABLE;
+		sched_enqueue(sched_ref, t);
+		spin_unlock(&t->lock);
+		n++;
+		if (!all)
+			return n;
+	}
+}
+
+int waitq_wake_one(struct waitq *wq)
+{
+	return wake_some(wq, false);
+}
+
+int waitq_wake_all(struct waitq *wq)
+{
+	return wake_some(wq, true);
+}
+
+void mutex_init(struct mutex *m)
+{
+	spin_init(&m->lock, "mutex");
+	m->held = false;
+	m->owner = NULL;
+	waitq_init(&m->wq);
+}
+
+void mutex_lock(struct mutex *m)
+{
+	spin_lock(&m->lock);
+	while (m->held)
+		waitq_wait(&m->wq, &m->lock);
+	m->held = true;
+	m->owner = thread_current();
+	spin_unlock(&m->lock);
+}
+
+void mutex_unlock(struct mutex *m)
+{
+	spin_lock(&m->lock);
+	m->held = false;
+	m->owner = NULL;
+	spin_unlock(&m->lock);
+	waitq_wake_one(&m->wq);
+}
+
+unsigned int thread_count(void)
+{
+	return nthreads;
+}
+
+void thread_for_each(void (*fn)(struct thread *t, void *arg), void *arg)
+{
+	struct list_head *pos;
+
+	spin_lock(&all_lock);
+	list_for_each(pos, &all_threads)
+		fn(list_entry(pos, struct thread, all_node), arg);
+	spin_unlock(&all_lock);
+}

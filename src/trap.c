@@ -1,0 +1,157 @@
+/*
+ * Trap dispatch: timer, software (IPI) and external interrupts, and faults.
+ *
+ * A fault prints a report (cause, sepc, stval, hart, thread, backtrace)
+ * and then stops only what faulted: the thread, or, if no thread was
+ * running (scheduler loop, interrupt handler), the hart. Other harts and
+ * threads keep running. Runs with interrupts off (the hardware clears SIE).
+ */
+#include <string.h>
+#include <kernel/trap.h>
+#include <kernel/riscv.h>
+#include <kernel/hart.h>
+#include <kernel/thread.h>
+#include <kernel/timer.h>
+#include <kernel/irq.h>
+#include <kernel/log.h>
+#include <kernel/mem.h>
+
+extern char trap_vector[];
+extern char __text_start[], __text_end[];
+
+static const char *const cause_names[] = {
+	[EXC_INST_MISALIGNED] = "instruction address misaligned",
+	[EXC_INST_ACCESS] = "instruction access fault",
+	[EXC_ILLEGAL_INST] = "illegal instruction",
+	[EXC_BREAKPOINT] = "breakpoint",
+	[EXC_LOAD_MISALIGNED] = "load address misaligned",
+	[EXC_LOAD_ACCESS] = "load access fault",
+	[EXC_STORE_MISALIGNED] = "store address misaligned",
+	[EXC_STORE_ACCESS] = "store access fault",
+	[EXC_ECALL_U] = "ecall from U-mode",
+	[EXC_ECALL_S] = "ecall from S-mode",
+	[EXC_INST_PAGE_FAULT] = "instruction page fault",
+	[EXC_LOAD_PAGE_FAULT] = "load page fault",
+	[EXC_STORE_PAGE_FAULT] = "store page fault",
+};
+
+void trap_init_hart(void)
+{
+	csr_write(stvec, (uintptr_t)trap_vector);
+	csr_write(sscratch, 0);
+}
+
+static int in_text(uint64_t pc)
+{
+	return pc >= (uintptr_t)__text_start && pc < (uintptr_t)__text_end;
+}
+
+/*
+ * Frame-pointer walk (built with -fno-omit-frame-pointer): ra at fp-8,
+ * caller's fp at fp-16. Stops at anything outside managed RAM.
+ */
+static void backtrace(const struct trap_frame *f)
+{
+	uint64_t fp = f->regs[8];
+
+	kprintf("  backtrace: %#lx", (unsigned long)f->regs[0]);
+	if (in_text(f->regs[1]))
+		kprintf(" %#lx", (unsigned long)f->regs[1]);
+	for (int depth = 0; depth < 8; depth++) {
+		uint64_t ra;
+
+		if (fp & 7 || fp < mem_ram_base + 16 || fp > mem_ram_end)
+			break;
+		ra = ((uint64_t *)fp)[-1];
+		fp = ((uint64_t *)fp)[-2];
+		if (!in_text(ra))
+			break;
+		kprintf(" %#lx", (unsigned long)ra);
+	}
+	kputs("\n");
+}
+
+static void fault(struct trap_frame *f)
+{
+	struct hart *h = this_hart();
+	struct thread *t = h->cur;
+	uint64_t cause = f->scause;
+	const char *name = cause < sizeof(cause_names) / sizeof(cause_names[0]) && cause_names[cause]
+			   ? cause_names[cause] : "unknown exception";
+
+	klog("trap", "fault cause=%lu (%s) sepc=%#lx stval=%#lx hart=%u thread=%s tid=%u",
+	     (unsigned long)cause, name, (unsigned long)f->regs[0], (unsigned long)f->stval,
+	     h->hartid, t ? t->name : "-", t ? t->id : 0);
+	kprintf("  ra=%#lx sp=%#lx fp=%#lx a0=%#lx a1=%#lx\n", (unsigned long)f->regs[1],
+		(unsigned long)f->regs[2], (unsigned long)f->regs[8], (unsigned long)f->regs[10],
+		(unsigned long)f->regs[11]);
+	backtrace(f);
+	if (t) {
+		klog("trap", "thread stopped tid=%u name=%s; hart %u goes on", t->id, t->name, h->hartid);
+		thread_kill_current();
+	}
+	klog("trap", "no thread to stop: hart %u parked", h->hartid);
+	h->online = false;
+	csr_write(sie, 0);
+	for (;;)
+		wfi();
+}
+
+static void interrupt(uint64_t irq)
+{
+	struct hart *h = this_hart();
+
+	switch (irq) {
+	case IRQ_S_TIMER:
+		h->timer_irqs++;
+		timer_interrupt();
+		break;
+	case IRQ_S_SOFT:
+		h->soft_irqs++;
+		csr_clear(sip, SIE_SSIE);
+		break;
+	case IRQ_S_EXT:
+		h->ext_irqs++;
+		irq_external();
+		break;
+	default:
+		klog("trap", "unexpected interrupt %lu", (unsigned long)irq);
+	}
+}
+
+void trap_handle(struct trap_frame *f)
+{
+	struct hart *h;
+
+	if (f->sstatus & SSTATUS_SIE)
+		panic("trap with interrupts enabled in the saved state");
+	if (!(f->scause & SCAUSE_IRQ)) {
+		fault(f);
+		return;
+	}
+	interrupt(f->scause & ~SCAUSE_IRQ);
+	h = this_hart();
+	/* Preempt only threads that were running with interrupts on. */
+	if (h->need_resched && h->cur && (f->sstatus & SSTATUS_SPIE) && h->irq_depth == 0) {
+		h->need_resched = false;
+		thread_yield();
+	}
+}
+
+static volatile uint64_t fault_sink;
+
+void trap_inject_fault(const char *kind)
+{
+	klog("trap", "injecting fault kind=%s", kind);
+	if (!strcmp(kind, "load")) {
+		fault_sink = *(volatile uint64_t *)0x3000000008UL;	/* unmapped VA: page fault */
+	} else if (!strcmp(kind, "store")) {
+		*(volatile uint64_t *)0x3000000010UL = 1;
+	} else if (!strcmp(kind, "exec")) {
+		((void (*)(void))0x3000000020UL)();
+	} else if (!strcmp(kind, "illegal")) {
+		__asm__ __volatile__(".word 0");
+	} else {
+		klog("trap", "unknown fault kind=%s", kind);
+	}
+}

@@ -1,0 +1,180 @@
+/*
+ * Sv39 page tables (see include/kernel/vm.h for the layout).
+ *
+ * The shared part is built once by the boot hart before the others start;
+ * afterwards only vm_protect() changes it, under vm_lock, followed by a
+ * TLB flush on every hart. Per-hart tables are written only while their
+ * hart is offline.
+ */
+#include <string.h>
+#include <kernel/vm.h>
+#include <kernel/mem.h>
+#include <kernel/riscv.h>
+#include <kernel/sbi.h>
+#include <kernel/errno.h>
+#include <kernel/log.h>
+#include <kernel/spinlock.h>
+
+#define PTE_V	(1UL << 0)
+#define PTE_G	(1UL << 5)
+#define PTE_A	(1UL << 6)
+#define PTE_D	(1UL << 7)
+#define PTE_LEAF (VM_R | VM_W | VM_X)
+#define PTE_PPN_SHIFT 10
+#define SATP_SV39 (8UL << 60)
+#define LEVEL_SHIFT(l)	(PAGE_SHIFT + 9 * (l))
+#define LEVEL_SIZE(l)	(1UL << LEVEL_SHIFT(l))
+#define VPN(va, l)	(((va) >> LEVEL_SHIFT(l)) & 511)
+#define IO_END		0x80000000UL	/* devices live below RAM on these boards */
+
+typedef uint64_t pte_t;
+
+static pte_t *shared_root;
+static struct spinlock vm_lock = SPINLOCK_INIT("vm");
+extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
+extern char __kernel_end[];
+
+static inline uintptr_t pte_pa(pte_t e)
+{
+	return (e >> PTE_PPN_SHIFT) << PAGE_SHIFT;
+}
+
+static inline pte_t make_pte(uintptr_t pa, unsigned long flags)
+{
+	return ((pa >> PAGE_SHIFT) << PTE_PPN_SHIFT) | flags | PTE_V;
+}
+
+/* The level-@level entry for @va, allocating tables on the way down. */
+static pte_t *walk(pte_t *root, uintptr_t va, int level)
+{
+	pte_t *table = root;
+
+	for (int l = 2; l > level; l--) {
+		pte_t *e = &table[VPN(va, l)];
+
+		if (!(*e & PTE_V)) {
+			pte_t *next = page_alloc(0);
+
+			if (!next)
+				return NULL;
+			*e = make_pte((uintptr_t)next, 0);
+		} else if (*e & PTE_LEAF) {
+			return NULL;	/* a superpage is in the way */
+		}
+		table = (pte_t *)pte_pa(*e);
+	}
+	return &table[VPN(va, level)];
+}
+
+/* Maps [va, va+size) to pa with the largest pages alignment allows. */
+static int map_range(pte_t *root, uintptr_t va, uintptr_t pa, size_t size,
+		     unsigned long flags)
+{
+	while (size) {
+		int level = 0;
+		pte_t *e;
+
+		for (int l = 2; l > 0; l--)
+			if (!(va & (LEVEL_SIZE(l) - 1)) && !(pa & (LEVEL_SIZE(l) - 1)) &&
+			    size >= LEVEL_SIZE(l)) {
+				level = l;
+				break;
+			}
+		e = walk(root, va, level);
+		if (!e)
+			return -KE_NOMEM;
+		*e = make_pte(pa, flags | PTE_A | PTE_D);
+		va += LEVEL_SIZE(level);
+		pa += LEVEL_SIZE(level);
+		size -= LEVEL_SIZE(level);
+	}
+	return 0;
+}
+
+int vm_init(void)
+{
+	uintptr_t text = (uintptr_t)__text_start, rodata = (uintptr_t)__rodata_start;
+	uintptr_t data = (uintptr_t)__rodata_end;
+	int err;
+
+	shared_root = page_alloc(0);
+	if (!shared_root)
+		return -KE_NOMEM;
+	err = map_range(shared_root, 0, 0, IO_END, VM_R | VM_W | PTE_G);
+	err = err ?: map_range(shared_root, text, text, (uintptr_t)__text_end - text, VM_R | VM_X | PTE_G);
+	err = err ?: map_range(shared_root, rodata, rodata, data - rodata, VM_R | PTE_G);
+	err = err ?: map_range(shared_root, data, data, mem_ram_end - data, VM_R | VM_W | PTE_G);
+	if (err)
+		return err;
+	klog("vm", "sv39 text=0x%lx-0x%lx rx rodata=0x%lx r data=0x%lx-0x%lx rw",
+	     (unsigned long)text, (unsigned long)__text_end, (unsigned long)rodata,
+	     (unsigned long)data, (unsigned long)mem_ram_end);
+	return 0;
+}
+
+int vm_hart_setup(struct hart *h, void *ott_cache, size_t ott_cache_bytes)
+{
+	pte_t *root = page_alloc(0);
+	void **self_page = page_alloc(0);
+	int err;
+
+	if (!root || !self_page)
+		return -KE_NOMEM;
+	/* Shared entries point at shared lower-level tables: one copy of the truth. */
+	memcpy(root, shared_root, 511 * sizeof(pte_t));
+	self_page[PAGE_SIZE / sizeof(void *) - 1] = h;
+	err = map_range(root, HART_OTT_CACHE_VA, (uintptr_t)ott_cache,
+			(ott_cache_bytes + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1), VM_R | VM_W);
+	err = err ?: map_range(root, HART_SELF_PAGE_VA, (uintptr_t)self_page, PAGE_SIZE, VM_R);
+	if (err)
+		return err;
+	h->root_pt = (uintptr_t)root;
+	return 0;
+}
+
+void vm_enable(struct hart *h)
+{
+	sfence_vma_all();
+	csr_write(satp, SATP_SV39 | (h->root_pt >> PAGE_SHIFT));
+	sfence_vma_all();
+}
+
+unsigned long vm_query(uintptr_t va)
+{
+	pte_t *table = shared_root;
+
+	for (int l = 2; l >= 0; l--) {
+		pte_t e = table[VPN(va, l)];
+
+		if (!(e & PTE_V))
+			return 0;
+		if (e & PTE_LEAF)
+			return e & PTE_LEAF;
+		table = (pte_t *)pte_pa(e);
+	}
+	return 0;
+}
+
+int vm_protect(uintptr_t va, size_t len, unsigned long perm)
+{
+	int err = 0;
+
+	if ((perm & VM_W) && (perm & VM_X))
+		return -KE_PERM;
+	if ((va | len) & (PAGE_SIZE - 1) || va < (uintptr_t)__kernel_end ||
+	    va + len > mem_ram_end)
+		return -KE_INVAL;
+	spin_lock(&vm_lock);
+	for (uintptr_t a = va; a < va + len && !err; a += PAGE_SIZE) {
+		pte_t *e = walk(shared_root, a, 0);
+
+		if (!e)
+			err = -KE_BUSY;	/* inside a superpage; tables map RAM in 4K pages below 2M alignment only */
+		else
+			*e = make_pte(a, perm | PTE_G | PTE_A | PTE_D);
+	}
+	spin_unlock(&vm_lock);
+	sfence_vma_all();
+	sbi_call(SBI_EXT_RFENCE, 1, 0, -1, 0);	/* remote sfence.vma on all harts */
+	return err;
+}
