@@ -113,6 +113,8 @@ void kmain(unsigned long hartid, const void *fdt)
 	harts[hartid].tls = boot_tls;
 	trap_init_hart();
 	copy_fdt(fdt);
+	if (dt_timebase(fdt_copy) > 0)
+		log_set_timebase((uint64_t)dt_timebase(fdt_copy));
 	strncpy(bootargs, dt_bootargs(fdt_copy), sizeof(bootargs) - 1);
 	klog("boot", "kernel board=%s hart=%lu fdt=%p args=\"%s\"", PLAT_NAME, hartid, fdt, bootargs);
 	if ((err = mem_init(fdt_copy)))
