@@ -140,3 +140,7 @@ test: | $(DEPS_STAMP)
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory boards
 	$(Q)$(MAKE) --no-print-directory qemu-test
+
+# Benchmarks, measured inside the kernel (see test/bench/run_bench.py).
+bench: $(O)/kernel.elf | $(DEPS_STAMP)
+	$(Q)$(HOSTPY) test/bench/run_bench.py --board $(BOARD)
