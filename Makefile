@@ -61,7 +61,7 @@ $(LIBFDT_STAMP): | $(DEPS_STAMP)
 	$(Q)touch $@
 
 # --- kernel objects ----------------------------------------------------------
-KDIRS := src drivers $(PLATFORM_DIR)
+KDIRS := src drivers update $(PLATFORM_DIR)
 define collect_objs
 objs-y :=
 plat-objs-y :=

@@ -8,6 +8,7 @@
 #include <kernel/devtree.h>
 #include <kernel/log.h>
 #include <kernel/errno.h>
+#include <kernel/object.h>
 #include <libfdt.h>
 
 extern const struct driver __drivers_start[], __drivers_end[];
@@ -45,4 +46,16 @@ int driver_probe_all(const void *fdt)
 		}
 	}
 	return 0;
+}
+
+int driver_publish(struct factory *f, const struct class *cls, struct object *obj,
+		   struct ott_ref *ref)
+{
+	if (!f->cur) {
+		int err = factory_init(f, cls);
+
+		if (err)
+			return err;
+	}
+	return factory_adopt(f, obj, NULL, ref);
 }

@@ -1,31 +1,69 @@
 /*
- * Factories: create and destroy instances of a class, keep the list of
- * live instances, and a registry of factories by class name.
+ * Factories: create and destroy instances, keep the list of live instances
+ * and the loaded versions of their class, and a registry by class name.
  *
- * Locking: f->lock guards a factory's instance list and counters;
- * registry_lock guards the registry. Neither is held while a class's init
- * or fini runs, so those may call other objects.
+ * Locking: f->lock guards a factory's instance list, counters and version
+ * list; registry_lock guards the registry. Neither is held while a class's
+ * init or fini runs, so those may call other objects. Freeing an instance
+ * waits for quiescence first, so a call that raced with the destroy never
+ * runs on freed state.
  */
 #include <string.h>
 #include <kernel/object.h>
 #include <kernel/mem.h>
 #include <kernel/errno.h>
+#include <kernel/export.h>
+#include <kernel/defer.h>
 
 static struct list_head registry = LIST_HEAD_INIT(registry);
 static struct spinlock registry_lock = SPINLOCK_INIT("factories");
 
+long object_nosys(struct object *self, ...)
+{
+	return -KE_NOSYS;
+}
+
+void class_version_init(struct class_version *cv, struct factory *f, const struct class *cls)
+{
+	const ott_method_t *ops = cls->ops;
+
+	memset(cv, 0, sizeof(*cv));
+	for (uint32_t i = 0; i < OTT_MAX_METHODS; i++)
+		cv->dispatch[i] = i < cls->nmethods && ops[i] ? ops[i] : (ott_method_t)object_nosys;
+	cv->cls = cls;
+	cv->factory = f;
+	cv->lazy = CV_CURRENT;
+	list_init(&cv->node);
+}
+
+static struct factory *find_locked(const char *class_name)
+{
+	struct list_head *pos;
+
+	list_for_each(pos, &registry) {
+		struct factory *f = list_entry(pos, struct factory, node);
+
+		if (!strcmp(factory_class(f)->name, class_name))
+			return f;
+	}
+	return NULL;
+}
+
 int factory_init(struct factory *f, const struct class *cls)
 {
-	if (!cls || !cls->ops || cls->state_size < sizeof(struct object) ||
+	if (!cls || !cls->ops || !cls->name || cls->state_size < sizeof(struct object) ||
 	    cls->nmethods > OTT_MAX_METHODS)
 		return -KE_INVAL;
 	spin_lock(&registry_lock);
-	if (factory_find(cls->name) && factory_find(cls->name) != f) {
+	if (find_locked(cls->name)) {
 		spin_unlock(&registry_lock);
 		return -KE_EXIST;
 	}
 	memset(f, 0, sizeof(*f));
-	f->cls = cls;
+	class_version_init(&f->first, f, cls);
+	list_init(&f->versions);
+	list_add_tail(&f->first.node, &f->versions);
+	f->cur = &f->first;
 	spin_init(&f->lock, cls->name);
 	list_init(&f->instances);
 	list_add_tail(&f->node, &registry);
@@ -33,36 +71,68 @@ int factory_init(struct factory *f, const struct class *cls)
 	return 0;
 }
 
-int factory_create(struct factory *f, const void *arg, ott_ref_t *ref)
+/* Gives a ready instance its slot and files it; undoes nothing on failure. */
+static int publish(struct factory *f, struct class_version *cv, struct object *obj,
+		   ott_ref_t *ref)
 {
-	const struct class *cls = f->cls;
-	struct object *obj = kzalloc(cls->state_size);
-	int err;
+	int err = ott_alloc(&kernel_ott, obj, cv->cls, ref);
 
-	if (!obj)
-		return -KE_NOMEM;
-	obj->ops = cls->ops;
-	obj->factory = f;
-	obj->version = cls->version;
-	list_init(&obj->node);
-	err = cls->init ? cls->init(obj, arg) : 0;
 	if (err)
-		goto free_obj;
-	err = ott_alloc(&kernel_ott, obj, cls, ref);
-	if (err)
-		goto fini_obj;
+		return err;
 	spin_lock(&f->lock);
 	list_add_tail(&obj->node, &f->instances);
 	f->count++;
 	f->created++;
+	cv->live++;
 	spin_unlock(&f->lock);
+	return 0;
+}
+
+static int setup(struct factory *f, struct class_version *cv, struct object *obj,
+		 const void *arg)
+{
+	obj->ops = cv->dispatch;
+	obj->factory = f;
+	obj->version = cv->cls->version;
+	list_init(&obj->node);
+	return cv->cls->init ? cv->cls->init(obj, arg) : 0;
+}
+
+int factory_create(struct factory *f, const void *arg, ott_ref_t *ref)
+{
+	struct class_version *cv = __atomic_load_n(&f->cur, __ATOMIC_ACQUIRE);
+	struct object *obj = kzalloc(cv->cls->state_size);
+	int err;
+
+	if (!obj)
+		return -KE_NOMEM;
+	err = setup(f, cv, obj, arg);
+	if (err)
+		goto free_obj;
+	err = publish(f, cv, obj, ref);
+	if (err)
+		goto fini_obj;
 	return 0;
 
 fini_obj:
-	if (cls->fini)
-		cls->fini(obj);
+	if (cv->cls->fini)
+		cv->cls->fini(obj);
 free_obj:
 	kfree(obj);
+	return err;
+}
+
+int factory_adopt(struct factory *f, struct object *obj, const void *arg, ott_ref_t *ref)
+{
+	struct class_version *cv = f->cur;
+	int err = setup(f, cv, obj, arg);
+
+	obj->flags |= OBJ_STATIC;
+	if (err)
+		return err;
+	err = publish(f, cv, obj, ref);
+	if (err && cv->cls->fini)
+		cv->cls->fini(obj);
 	return err;
 }
 
@@ -76,7 +146,7 @@ struct object *factory_object(struct factory *f, ott_ref_t ref)
 int factory_destroy(struct factory *f, ott_ref_t ref)
 {
 	struct object *obj = factory_object(f, ref);
-	const struct class *cls;
+	struct class_version *cv;
 	int err;
 
 	if (!obj)
@@ -84,30 +154,28 @@ int factory_destroy(struct factory *f, ott_ref_t ref)
 	err = ott_free(&kernel_ott, ref);
 	if (err)
 		return err;	/* someone else destroyed it first */
+	cv = object_version(obj);
 	spin_lock(&f->lock);
 	list_del(&obj->node);
 	f->count--;
 	f->destroyed++;
+	cv->live--;
 	spin_unlock(&f->lock);
-	cls = (const struct class *)f->cls;
-	if (cls->fini)
-		cls->fini(obj);
-	kfree(obj);
+	if (cv->cls->fini)
+		cv->cls->fini(obj);
+	if (!(obj->flags & OBJ_STATIC))
+		object_free_deferred(obj);
 	return 0;
 }
 
-/* Caller holds registry_lock, or runs before other harts start. */
 struct factory *factory_find(const char *class_name)
 {
-	struct list_head *pos;
+	struct factory *f;
 
-	list_for_each(pos, &registry) {
-		struct factory *f = list_entry(pos, struct factory, node);
-
-		if (!strcmp(f->cls->name, class_name))
-			return f;
-	}
-	return NULL;
+	spin_lock(&registry_lock);
+	f = find_locked(class_name);
+	spin_unlock(&registry_lock);
+	return f;
 }
 
 void factory_for_each(void (*fn)(struct factory *f, void *arg), void *arg)
@@ -120,10 +188,19 @@ void factory_for_each(void (*fn)(struct factory *f, void *arg), void *arg)
 	spin_unlock(&registry_lock);
 }
 
-int object_publish(struct object *obj, const struct class *cls, ott_ref_t *ref)
+int object_iface_version(ott_ref_t ref)
 {
-	obj->ops = cls->ops;
-	obj->version = cls->version;
-	list_init(&obj->node);
-	return ott_alloc(&kernel_ott, obj, cls, ref);
+	struct object *obj = ott_lookup(&kernel_ott, ref);
+
+	if (!obj)
+		return -KE_STALE;
+	/* An instance not yet converted offers the new interface: a call converts it. */
+	return obj->factory ? (int)factory_class(obj->factory)->iface_version
+			    : -KE_NOENT;
 }
+
+EXPORT_SYMBOL(factory_create);
+EXPORT_SYMBOL(factory_destroy);
+EXPORT_SYMBOL(factory_find);
+EXPORT_SYMBOL(object_iface_version);
+EXPORT_SYMBOL(object_nosys);

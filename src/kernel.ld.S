@@ -28,6 +28,10 @@ SECTIONS
 		KEEP(*(SORT(.drivers.*)))
 		__drivers_end = .;
 		. = ALIGN(8);
+		__exports_start = .;
+		KEEP(*(.exports))
+		__exports_end = .;
+		. = ALIGN(8);
 		__initcalls_start = .;
 		KEEP(*(SORT(.initcall.*)))
 		__initcalls_end = .;

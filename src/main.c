@@ -29,6 +29,7 @@
 #include <kernel/bench.h>
 #include <kernel/riscv.h>
 #include <kernel/errno.h>
+#include <kernel/defer.h>
 #include <libfdt.h>
 
 #define FDT_MAX		(64 * 1024)
@@ -131,6 +132,7 @@ void kmain(unsigned long hartid, const void *fdt)
 	smp_hart_online();
 	n = smp_start_secondaries(fdt_copy);
 	console_start_rx();
+	defer_start();
 	if (!dt_bootarg(bootargs, "bench", NULL, 0)) {
 		bench_start();
 	} else {

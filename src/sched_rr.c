@@ -146,6 +146,7 @@ static int rr_init(struct object *self, const void *arg)
 
 static const struct class sched_rr_class = {
 	.name = "sched",
+	.impl = "sched",
 	.version = 1,
 	.iface_version = 1,
 	.ops = &rr_ops,

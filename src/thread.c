@@ -59,6 +59,7 @@ struct thread *thread_create(const char *name, thread_fn fn, void *arg, int affi
 	t->affinity = affinity;
 	t->hart = pick_home_hart(affinity);
 	t->detached = true;
+	t->qs_since = QS_IDLE;
 	list_init(&t->rq_node);
 	list_init(&t->wait_node);
 	t->ctx.ra = (uint64_t)thread_trampoline;
@@ -93,12 +94,18 @@ fail:
 void thread_start_hook(void);
 void thread_start_hook(void)
 {
-	spin_unlock(&thread_current()->lock);
+	struct thread *t = thread_current();
+
+	__atomic_store_n(&t->qs_since, quiesce_epoch(), __ATOMIC_RELEASE);
+	spin_unlock(&t->lock);
 	irq_enable();
 }
 
-/* Switches from the current thread (its lock held, state set) to the loop. */
-static void sched_switch(struct thread *t)
+/*
+ * Switches from the current thread (its lock held, state set) to the loop.
+ * A voluntary switch is a quiescent point: the thread is in no call.
+ */
+static void sched_switch(struct thread *t, bool voluntary)
 {
 	struct hart *h = this_hart();
 	int was_on;
@@ -106,9 +113,13 @@ static void sched_switch(struct thread *t)
 	if (h->irq_depth != 1 || irq_enabled() || t->state == THREAD_RUNNING)
 		panic("sched_switch: depth=%d irq=%d state=%d", h->irq_depth,
 		      irq_enabled(), t->state);
+	if (voluntary)
+		__atomic_store_n(&t->qs_since, QS_IDLE, __ATOMIC_RELEASE);
 	was_on = h->irq_was_on;
 	ctx_switch(&t->ctx, &h->sched_ctx);
 	this_hart()->irq_was_on = was_on;
+	if (voluntary)
+		__atomic_store_n(&t->qs_since, quiesce_epoch(), __ATOMIC_RELEASE);
 }
 
 void thread_yield(void)
@@ -117,7 +128,17 @@ void thread_yield(void)
 
 	spin_lock(&t->lock);
 	t->state = THREAD_RUNNABLE;
-	sched_switch(t);
+	sched_switch(t, true);
+	spin_unlock(&t->lock);
+}
+
+void thread_preempt(void)
+{
+	struct thread *t = thread_current();
+
+	spin_lock(&t->lock);
+	t->state = THREAD_RUNNABLE;
+	sched_switch(t, false);
 	spin_unlock(&t->lock);
 }
 
@@ -128,7 +149,7 @@ void thread_sleep_us(uint64_t usec)
 	spin_lock(&t->lock);
 	t->wake_at = rdtime() + timer_us_to_ticks(usec);
 	t->state = THREAD_SLEEPING;
-	sched_switch(t);
+	sched_switch(t, true);
 	spin_unlock(&t->lock);
 }
 
@@ -138,7 +159,7 @@ void thread_exit(void)
 
 	spin_lock(&t->lock);
 	t->state = THREAD_DEAD;
-	sched_switch(t);
+	sched_switch(t, true);
 	panic("dead thread %u resumed", t->id);
 }
 
@@ -261,17 +282,6 @@ void sched_loop(void)
 	}
 }
 
-void quiesce_wait(void)
-{
-	uint64_t snap[MAX_HARTS];
-
-	for (unsigned int i = 0; i < nharts_online; i++)
-		snap[i] = __atomic_load_n(&hart_by_index(i)->gen, __ATOMIC_ACQUIRE);
-	for (unsigned int i = 0; i < nharts_online; i++)
-		while (__atomic_load_n(&hart_by_index(i)->gen, __ATOMIC_ACQUIRE) == snap[i])
-			thread_yield();
-}
-
 void waitq_init(struct waitq *wq)
 {
 	spin_init(&wq->lock, "waitq");
@@ -288,7 +298,7 @@ void waitq_wait(struct waitq *wq, struct spinlock *lk)
 	t->state = THREAD_BLOCKED;
 	spin_unlock(&wq->lock);
 	spin_unlock(lk);
-	sched_switch(t);
+	sched_switch(t, true);
 	spin_unlock(&t->lock);
 	spin_lock(lk);
 }

@@ -109,6 +109,8 @@ static void interrupt(uint64_t irq)
 	case IRQ_S_SOFT:
 		h->soft_irqs++;
 		csr_clear(sip, SIE_SSIE);
+		/* No other handler runs here now: a quiescent point (quiesce.c). */
+		__atomic_store_n(&h->gen, h->gen + 1, __ATOMIC_RELEASE);
 		break;
 	case IRQ_S_EXT:
 		h->ext_irqs++;
@@ -134,7 +136,7 @@ void trap_handle(struct trap_frame *f)
 	/* Preempt only threads that were running with interrupts on. */
 	if (h->need_resched && h->cur && (f->sstatus & SSTATUS_SPIE) && h->irq_depth == 0) {
 		h->need_resched = false;
-		thread_yield();
+		thread_preempt();
 	}
 }
 

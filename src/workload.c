@@ -45,6 +45,7 @@ CLASS_OPS_CHECK(struct counter_ops);
 
 static const struct class counter_v1_class = {
 	.name = "counter",
+	.impl = "counter",
 	.version = 1,
 	.iface_version = 1,
 	.ops = &counter_v1_ops,
@@ -80,6 +81,7 @@ static void worker_main(void *arg)
 	unsigned int i = w->seed;
 
 	for (;;) {
+		thread_quiescent();	/* between calls: in none */
 		if (__atomic_load_n(&pause_req, __ATOMIC_ACQUIRE))
 			worker_park();
 		/* A stride walk touches every instance from every hart. */

@@ -87,6 +87,7 @@ CLASS_OPS_CHECK(struct irqc_ops);
 
 static const struct class plic_class = {
 	.name = "plic",
+	.impl = "plic",
 	.version = 1,
 	.iface_version = 1,
 	.ops = &plic_ops,
@@ -94,6 +95,7 @@ static const struct class plic_class = {
 	.state_size = sizeof(struct plic),
 };
 
+static struct factory plic_factory;
 static struct plic the_plic;
 
 static int plic_probe(const void *fdt, int node, int match)
@@ -119,7 +121,7 @@ static int plic_probe(const void *fdt, int node, int match)
 	for (int i = 0; i < MAX_HARTS; i++)
 		the_plic.ctx[i] = ctx_by_hartid[i];
 	klog("plic", "bound base=%#lx ndev=%u s_contexts=%d", (unsigned long)base, the_plic.ndev, n);
-	return object_publish(&the_plic.obj, &plic_class, &irqc_ref);
+	return driver_publish(&plic_factory, &plic_class, &the_plic.obj, &irqc_ref);
 }
 
 static const char *const plic_compat[] = { "sifive,plic-1.0.0", "riscv,plic0", NULL };

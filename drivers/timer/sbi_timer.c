@@ -49,6 +49,7 @@ CLASS_OPS_CHECK(struct timer_ops);
 
 static const struct class sbi_timer_class = {
 	.name = "timer",
+	.impl = "sbi-time",
 	.version = 1,
 	.iface_version = 1,
 	.ops = &sbi_timer_ops,
@@ -56,6 +57,7 @@ static const struct class sbi_timer_class = {
 	.state_size = sizeof(struct sbi_timer),
 };
 
+static struct factory sbi_timer_factory;
 static struct sbi_timer the_timer;
 
 static int sbi_timer_probe(const void *fdt, int node, int match)
@@ -72,7 +74,7 @@ static int sbi_timer_probe(const void *fdt, int node, int match)
 	if (!sbi_probe_extension(SBI_EXT_TIME))
 		return -KE_NODEV;
 	klog("timer", "bound sbi-time freq=%ld tick_hz=%d", freq, TIMER_HZ);
-	return object_publish(&the_timer.obj, &sbi_timer_class, &timer_ref);
+	return driver_publish(&sbi_timer_factory, &sbi_timer_class, &the_timer.obj, &timer_ref);
 }
 
 /* /cpus carries no compatible; the timer binds to the cpus' interrupt controller. */

@@ -100,6 +100,7 @@ CLASS_OPS_CHECK(struct uart_ops);
 
 static const struct class ns16550_class = {
 	.name = "uart",
+	.impl = "ns16550",
 	.version = 1,
 	.iface_version = 1,
 	.ops = &ns16550_ops,
@@ -107,6 +108,7 @@ static const struct class ns16550_class = {
 	.state_size = sizeof(struct ns16550),
 };
 
+static struct factory ns16550_factory;
 static struct ns16550 uarts[2];
 static int nuarts;
 
@@ -137,7 +139,7 @@ static int ns16550_probe(const void *fdt, int node, int match)
 	u->width = prop_u32(fdt, node, "reg-io-width", 1);
 	spin_init(&u->tx_lock, "ns16550");
 	wr(u, FCR, 0x07);	/* enable and clear FIFOs */
-	err = object_publish(&u->obj, &ns16550_class, &ref);
+	err = driver_publish(&ns16550_factory, &ns16550_class, &u->obj, &ref);
 	if (err)
 		return err;
 	nuarts++;

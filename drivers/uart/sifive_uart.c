@@ -85,6 +85,7 @@ static const struct uart_ops sifive_uart_ops = {
 
 static const struct class sifive_uart_class = {
 	.name = "uart",
+	.impl = "sifive-uart",
 	.version = 1,
 	.iface_version = 1,
 	.ops = &sifive_uart_ops,
@@ -92,6 +93,7 @@ static const struct class sifive_uart_class = {
 	.state_size = sizeof(struct sifive_uart),
 };
 
+static struct factory sifive_uart_factory;
 static struct sifive_uart uarts[2];
 static int nuarts;
 
@@ -113,7 +115,7 @@ static int sifive_uart_probe(const void *fdt, int node, int match)
 	spin_init(&u->tx_lock, "sifive-uart");
 	*reg(u, TXCTRL) |= 1;	/* txen; firmware set the divisor */
 	*reg(u, RXCTRL) = 1;	/* rxen, watermark 0 */
-	err = object_publish(&u->obj, &sifive_uart_class, &ref);
+	err = driver_publish(&sifive_uart_factory, &sifive_uart_class, &u->obj, &ref);
 	if (err)
 		return err;
 	nuarts++;

@@ -23,6 +23,18 @@ struct driver {
 	static const struct driver ident \
 	__attribute__((used, section(".drivers." #rank "." #ident), aligned(8)))
 
+struct factory;
+struct class;
+struct object;
+struct ott_ref;
+
+/*
+ * Publishes a device instance (static storage) in the factory of its class,
+ * setting the factory up on first use. 0 or a negative code.
+ */
+int driver_publish(struct factory *f, const struct class *cls, struct object *obj,
+		   struct ott_ref *ref);
+
 /* Probes every driver; returns 0 or a negative code if a required one found nothing. */
 int driver_probe_all(const void *fdt);
 

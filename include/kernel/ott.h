@@ -52,6 +52,8 @@ struct object {
 	struct list_head node;		/* in the factory's instance list */
 	uint32_t slot;
 	uint32_t version;		/* class version this state is laid out for */
+	uint32_t flags;			/* OBJ_* (object.h) */
+	volatile uint32_t inflight;	/* counted calls during a lazy update */
 };
 
 typedef long (*ott_method_t)(struct object *self, ...);

@@ -47,12 +47,23 @@ struct thread {
 	uint64_t switches;
 	bool killed;			/* died from a fault */
 	bool detached;			/* free its memory on exit */
+	/*
+	 * Quiescence (K42's thread generations): the qs_epoch at which this
+	 * thread's current activity began, or QS_IDLE while it is switched out
+	 * voluntarily. Object methods never block, so a voluntary switch is
+	 * always outside every call; a preempted thread keeps its value.
+	 */
+	volatile uint64_t qs_since;
 };
+
+#define QS_IDLE UINT64_MAX
 
 struct waitq {
 	struct spinlock lock;
 	struct list_head waiters;
 };
+
+#define WAITQ_INIT(name) { SPINLOCK_INIT("waitq"), LIST_HEAD_INIT((name).waiters) }
 
 typedef void (*thread_fn)(void *arg);
 
@@ -90,8 +101,23 @@ void thread_kill_current(void) __attribute__((noreturn));
 /* Runs the scheduler loop on this hart; never returns. */
 void sched_loop(void) __attribute__((noreturn));
 
-/* Waits (yielding) until every online hart passed a quiescent point. */
-void quiesce_wait(void);
+/*
+ * Waits (yielding) until every call into any object that began before the
+ * wait has returned: every online hart passed a quiescent point (its
+ * scheduler loop or an IPI, i.e. no interrupt handler of before is still
+ * running) and every other thread has been quiescent since. 0, or
+ * -KE_TIMEDOUT after @timeout_us.
+ */
+int quiesce_wait(uint64_t timeout_us);
+
+/* Marks a quiescent point of a long-running thread (between operations). */
+void thread_quiescent(void);
+
+/* Preempts the current thread from the timer interrupt (not a quiescent point). */
+void thread_preempt(void);
+
+/* The current epoch of thread quiescence (for tests and reports). */
+uint64_t quiesce_epoch(void);
 
 /* Counts and visits threads. */
 unsigned int thread_count(void);

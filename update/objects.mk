@@ -1,0 +1,2 @@
+# Live update: module loading, version chains, hot-swap, lazy update.
+objs-y += export.o
