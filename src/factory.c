@@ -32,7 +32,7 @@ void class_version_init(struct class_version *cv, struct factory *f, const struc
 		cv->dispatch[i] = i < cls->nmethods && ops[i] ? ops[i] : (ott_method_t)object_nosys;
 	cv->cls = cls;
 	cv->factory = f;
-	cv->lazy = CV_CURRENT;
+	cv->state = CV_CURRENT;
 	list_init(&cv->node);
 }
 
@@ -143,11 +143,23 @@ struct object *factory_object(struct factory *f, ott_ref_t ref)
 	return obj && obj->factory == f ? obj : NULL;
 }
 
+static void destroy_cb(void *arg)
+{
+	struct object *obj = arg;
+	const struct class *cls = object_version(obj)->cls;
+
+	if (cls->fini)
+		cls->fini(obj);
+	if (!(obj->flags & OBJ_STATIC))
+		kfree(obj);
+}
+
 int factory_destroy(struct factory *f, ott_ref_t ref)
 {
 	struct object *obj = factory_object(f, ref);
 	struct class_version *cv;
 	int err;
+
 
 	if (!obj)
 		return -KE_STALE;
@@ -161,10 +173,8 @@ int factory_destroy(struct factory *f, ott_ref_t ref)
 	f->destroyed++;
 	cv->live--;
 	spin_unlock(&f->lock);
-	if (cv->cls->fini)
-		cv->cls->fini(obj);
-	if (!(obj->flags & OBJ_STATIC))
-		object_free_deferred(obj);
+	/* A call that raced with us may still use what fini releases. */
+	defer_call(destroy_cb, obj);
 	return 0;
 }
 

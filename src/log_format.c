@@ -26,8 +26,11 @@ size_t log_format(char *buf, size_t len, uint64_t ticks, uint64_t freq,
 	size_t n, room;
 	int m;
 
-	if (len < sizeof(cut) + 1)
+	if (len < sizeof(cut) + 1) {
+		if (len)
+			buf[0] = '\0';
 		return 0;
+	}
 	n = format_prefix(buf, len, ticks, freq, hart, subsys);
 	room = len - n;
 	m = vsnprintf(buf + n, room, fmt, ap);

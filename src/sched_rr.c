@@ -159,9 +159,11 @@ static struct factory sched_factory;
 
 int sched_rr_create(unsigned int nharts)
 {
-	int err = factory_init(&sched_factory, &sched_rr_class);
+	int err;
 
 	if (nharts == 0 || nharts > MAX_HARTS)
 		return -KE_INVAL;
-	return err ?: factory_create(&sched_factory, &nharts, &sched_ref);
+	if (!sched_factory.cur && (err = factory_init(&sched_factory, &sched_rr_class)))
+		return err;
+	return factory_create(&sched_factory, &nharts, &sched_ref);
 }

@@ -18,10 +18,12 @@
  * Stale references: a slot's generation is bumped when it is freed, and
  * the cache has OTT_GEN_ALIASES entries per slot, one per generation
  * modulo OTT_GEN_ALIASES. A reference names the entry of its own
- * generation, which is never filled again once the slot moved on, so a
- * stale call misses, is recognised on the slow path, logged, and returns
- * -KE_STALE: no cost on the fast path. ott_ref_check() compares the full
- * 32-bit generation for callers that want a certain answer.
+ * generation, which is not filled again until the slot has been reused
+ * OTT_GEN_ALIASES times, so a stale call misses, is recognised on the slow
+ * path, logged, and returns -KE_STALE: no cost on the fast path. Slots are
+ * reused first-in first-out to make that window as long as the table;
+ * ott_ref_check() compares the full 32-bit generation for callers that
+ * must be certain.
  *
  * Every method returns long (0, a value, or a negative KE_ code), which is
  * what lets the miss and stale paths answer any method.
@@ -53,7 +55,12 @@ struct object {
 	uint32_t slot;
 	uint32_t version;		/* class version this state is laid out for */
 	uint32_t flags;			/* OBJ_* (object.h) */
-	volatile uint32_t inflight;	/* counted calls during a lazy update */
+	/*
+	 * During an update: calls counted in the old or probation version, and
+	 * OBJ_CLAIMED once a conversion owns the instance (update/convert.c).
+	 */
+	volatile uint32_t inflight;
+	struct object *prev;		/* kept old state during probation */
 };
 
 typedef long (*ott_method_t)(struct object *self, ...);
@@ -115,6 +122,12 @@ int ott_free(struct ott *t, ott_ref_t ref);
  * every hart's cached translation of it. Returns the previous object.
  */
 struct object *ott_replace(struct ott *t, ott_ref_t ref, struct object *obj);
+
+/* A reference to whatever is in @slot now (engine use: it owns the slot). */
+ott_ref_t ott_slot_ref(const struct ott *t, uint32_t slot);
+
+/* The object in @slot now, or NULL. */
+struct object *ott_slot_object(const struct ott *t, uint32_t slot);
 
 /* Drops @ref's translation from the calling hart's cache only (benchmarks, tests). */
 void ott_forget_local(struct ott *t, ott_ref_t ref);
