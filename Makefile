@@ -29,7 +29,8 @@ Q        := $(if $(V),,@)
 DEB_PKGS := gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf \
 	qemu-system-misc opensbi u-boot-qemu u-boot-tools device-tree-compiler \
 	libfdt-dev python3-libfdt python3-cryptography python3-pytest \
-	gdb-multiarch libcmocka-dev linux-source-6.1 e2fsprogs fdisk
+	gdb-multiarch libcmocka-dev linux-source-6.1 e2fsprogs fdisk \
+	python3-cryptography-vectors
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: all deps run debug test unit qemu-test bench clean distclean boards
