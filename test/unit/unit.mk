@@ -14,6 +14,7 @@ UNIT_CFLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-reco
 UNIT_DTBS   := $(UNIT_O)/dtb/virt-smp1.dtb $(UNIT_O)/dtb/virt-smp4.dtb $(UNIT_O)/dtb/sifive_u-smp5.dtb
 
 include test/unit/pack.mk
+include test/unit/elf_mod.mk
 
 unit-srcs = $(shell sed -n 's|^// unit-srcs: ||p' test/unit/test_$(1).c)
 unit-libs = $(shell sed -n 's|^// unit-libs: ||p' test/unit/test_$(1).c)
