@@ -121,6 +121,8 @@ $(O)/kernel.itb: $(O)/kernel.its $(O)/kernel.bin
 
 -include $(filter-out $(O)/libfdt/%,$(kobjs:.o=.d))
 
+include update/demos/demos.mk
+
 # --- running -----------------------------------------------------------------
 include platform/run.mk
 

@@ -169,7 +169,8 @@ trap_vector:
 	ld	x29, 29*8(sp)
 	ld	x30, 30*8(sp)
 	ld	x31, 31*8(sp)
-	addi	sp, sp, FRAME_SIZE
+	/* Last: the saved sp, which a handler may have redirected (update retry). */
+	ld	x2, 2*8(sp)
 	sret
 
 	.bss

@@ -30,6 +30,8 @@
 #include <kernel/riscv.h>
 #include <kernel/errno.h>
 #include <kernel/defer.h>
+#include <kernel/demo.h>
+#include <kernel/update_engine.h>
 #include <libfdt.h>
 
 #define FDT_MAX		(64 * 1024)
@@ -127,12 +129,13 @@ void kmain(unsigned long hartid, const void *fdt)
 		panic("a required device is missing (%s)", err_name(err));
 	if (!console_ref.entry)
 		panic("no console UART in the devicetree");
-	if ((err = sched_rr_create(MAX_HARTS)))
+	if ((err = sched_rr_create(smp_usable_harts(fdt_copy))))
 		panic("scheduler creation failed (%s)", err_name(err));
 	smp_hart_online();
 	n = smp_start_secondaries(fdt_copy);
 	console_start_rx();
 	defer_start();
+	update_engine_start();
 	if (!dt_bootarg(bootargs, "bench", NULL, 0)) {
 		bench_start();
 	} else {
@@ -143,6 +146,7 @@ void kmain(unsigned long hartid, const void *fdt)
 		shell_start();
 	}
 	start_bootarg_threads();
+	demo_start(bootargs);
 	klog("boot", "ready harts=%u board=%s", n, PLAT_NAME);
 	sched_loop();
 }

@@ -126,6 +126,16 @@ void ott_invalidate(struct ott *t, uint32_t slot)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+ott_ref_t ott_slot_ref(const struct ott *t, uint32_t slot)
+{
+	return make_ref(t, slot, __atomic_load_n(&t->slots[slot].gen, __ATOMIC_ACQUIRE));
+}
+
+struct object *ott_slot_object(const struct ott *t, uint32_t slot)
+{
+	return slot < t->nslots ? __atomic_load_n(&t->slots[slot].obj, __ATOMIC_ACQUIRE) : NULL;
+}
+
 void ott_forget_local(struct ott *t, ott_ref_t ref)
 {
 	*(struct object **)ref.entry = miss_obj(t, entry_index(t, ref.slot, ref.gen));

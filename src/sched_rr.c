@@ -9,6 +9,7 @@
  * they enqueue it (thread.c).
  */
 #include <kernel/sched.h>
+#include <kernel/sched_rr.h>
 #include <kernel/thread.h>
 #include <kernel/object.h>
 #include <kernel/smp.h>
@@ -17,19 +18,6 @@
 #include <kernel/errno.h>
 
 ott_ref_t sched_ref;
-
-struct runq {
-	struct spinlock lock;
-	struct list_head threads;
-	uint32_t len;
-	uint64_t picks, steals;
-};
-
-struct sched_rr {
-	struct object obj;
-	unsigned int nharts;
-	struct runq rq[MAX_HARTS];
-};
 
 static inline struct sched_rr *rr(struct object *o)
 {

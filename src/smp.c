@@ -125,6 +125,22 @@ static int start_one(uint32_t hartid)
 	return (int)sbi_hart_start(hartid, (uintptr_t)secondary_entry, (uintptr_t)h->stack_top);
 }
 
+static bool usable(const struct dt_cpu *c)
+{
+	return c->usable && platform_hart_usable(c->hartid) && c->hartid < MAX_HARTS;
+}
+
+unsigned int smp_usable_harts(const void *fdt)
+{
+	struct dt_cpu cpus[DT_MAX_CPUS];
+	int n = dt_cpus(fdt, cpus, DT_MAX_CPUS);
+	unsigned int count = 0;
+
+	for (int i = 0; i < n; i++)
+		count += usable(&cpus[i]) || cpus[i].hartid == boot_hartid;
+	return count ? count : 1;
+}
+
 unsigned int smp_start_secondaries(const void *fdt)
 {
 	struct dt_cpu cpus[DT_MAX_CPUS];
@@ -137,7 +153,7 @@ unsigned int smp_start_secondaries(const void *fdt)
 
 		if (id == boot_hartid)
 			continue;
-		if (!cpus[i].usable || !platform_hart_usable(id) || id >= MAX_HARTS) {
+		if (!usable(&cpus[i])) {
 			klog("smp", "hart skipped hartid=%u (no S-mode or disabled)", id);
 			continue;
 		}

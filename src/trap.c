@@ -15,6 +15,7 @@
 #include <kernel/irq.h>
 #include <kernel/log.h>
 #include <kernel/mem.h>
+#include <kernel/update_engine.h>
 
 extern char trap_vector[];
 extern char __text_start[], __text_end[];
@@ -86,6 +87,8 @@ static void fault(struct trap_frame *f)
 		(unsigned long)f->regs[2], (unsigned long)f->regs[8], (unsigned long)f->regs[10],
 		(unsigned long)f->regs[11]);
 	backtrace(f);
+	if (update_fault(f))
+		return;		/* new code under probation: rolled back, call retried */
 	if (t) {
 		klog("trap", "thread stopped tid=%u name=%s; hart %u goes on", t->id, t->name, h->hartid);
 		thread_kill_current();

@@ -14,6 +14,7 @@
 #include <kernel/errno.h>
 #include <kernel/log.h>
 #include <kernel/spinlock.h>
+#include <stdbool.h>
 
 #define PTE_V	(1UL << 0)
 #define PTE_G	(1UL << 5)
@@ -25,7 +26,12 @@
 #define LEVEL_SHIFT(l)	(PAGE_SHIFT + 9 * (l))
 #define LEVEL_SIZE(l)	(1UL << LEVEL_SHIFT(l))
 #define VPN(va, l)	(((va) >> LEVEL_SHIFT(l)) & 511)
-#define IO_END		0x80000000UL	/* devices live below RAM on these boards */
+/*
+ * Devices live below RAM on these boards. The first 2 MiB stay unmapped
+ * (nothing the kernel drives is there) so that NULL dereferences trap.
+ */
+#define IO_START	0x200000UL
+#define IO_END		0x80000000UL
 
 typedef uint64_t pte_t;
 
@@ -44,8 +50,30 @@ static inline pte_t make_pte(uintptr_t pa, unsigned long flags)
 	return ((pa >> PAGE_SHIFT) << PTE_PPN_SHIFT) | flags | PTE_V;
 }
 
-/* The level-@level entry for @va, allocating tables on the way down. */
-static pte_t *walk(pte_t *root, uintptr_t va, int level)
+/*
+ * Replaces the superpage leaf @e (at level @l) by a table of the same
+ * mapping one level down, so part of it can change permissions.
+ */
+static int split(pte_t *e, int l)
+{
+	pte_t *next = page_alloc(0);
+	pte_t flags = *e & ((1UL << PTE_PPN_SHIFT) - 1);
+	uintptr_t pa = pte_pa(*e);
+
+	if (!next)
+		return -KE_NOMEM;
+	for (int i = 0; i < 512; i++)
+		next[i] = make_pte(pa + (uintptr_t)i * LEVEL_SIZE(l - 1), flags);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	*e = make_pte((uintptr_t)next, 0);
+	return 0;
+}
+
+/*
+ * The level-@level entry for @va, allocating tables on the way down and,
+ * if @split_leaves, splitting superpages in the way (else NULL there).
+ */
+static pte_t *walk(pte_t *root, uintptr_t va, int level, bool split_leaves)
 {
 	pte_t *table = root;
 
@@ -59,7 +87,8 @@ static pte_t *walk(pte_t *root, uintptr_t va, int level)
 				return NULL;
 			*e = make_pte((uintptr_t)next, 0);
 		} else if (*e & PTE_LEAF) {
-			return NULL;	/* a superpage is in the way */
+			if (!split_leaves || split(e, l))
+				return NULL;
 		}
 		table = (pte_t *)pte_pa(*e);
 	}
@@ -80,7 +109,7 @@ static int map_range(pte_t *root, uintptr_t va, uintptr_t pa, size_t size,
 				level = l;
 				break;
 			}
-		e = walk(root, va, level);
+		e = walk(root, va, level, false);
 		if (!e)
 			return -KE_NOMEM;
 		*e = make_pte(pa, flags | PTE_A | PTE_D);
@@ -100,7 +129,7 @@ int vm_init(void)
 	shared_root = page_alloc(0);
 	if (!shared_root)
 		return -KE_NOMEM;
-	err = map_range(shared_root, 0, 0, IO_END, VM_R | VM_W | PTE_G);
+	err = map_range(shared_root, IO_START, IO_START, IO_END - IO_START, VM_R | VM_W | PTE_G);
 	err = err ?: map_range(shared_root, text, text, (uintptr_t)__text_end - text, VM_R | VM_X | PTE_G);
 	err = err ?: map_range(shared_root, rodata, rodata, data - rodata, VM_R | PTE_G);
 	err = err ?: map_range(shared_root, data, data, mem_ram_end - data, VM_R | VM_W | PTE_G);
@@ -166,10 +195,10 @@ int vm_protect(uintptr_t va, size_t len, unsigned long perm)
 		return -KE_INVAL;
 	spin_lock(&vm_lock);
 	for (uintptr_t a = va; a < va + len && !err; a += PAGE_SIZE) {
-		pte_t *e = walk(shared_root, a, 0);
+		pte_t *e = walk(shared_root, a, 0, true);
 
 		if (!e)
-			err = -KE_BUSY;	/* inside a superpage; tables map RAM in 4K pages below 2M alignment only */
+			err = -KE_NOMEM;
 		else
 			*e = make_pte(a, perm | PTE_G | PTE_A | PTE_D);
 	}

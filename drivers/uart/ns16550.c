@@ -13,40 +13,7 @@
 #include <kernel/errno.h>
 #include <kernel/spinlock.h>
 #include <libfdt.h>
-
-#define RBR 0	/* receive buffer */
-#define THR 0	/* transmit holding */
-#define IER 1	/* interrupt enable */
-#define FCR 2	/* FIFO control */
-#define LCR 3
-#define LSR 5	/* line status */
-#define LSR_DR	 0x01
-#define LSR_THRE 0x20
-
-struct ns16550 {
-	struct object obj;
-	uintptr_t base;
-	uint32_t shift;
-	uint32_t width;
-	struct spinlock tx_lock;
-};
-
-static uint8_t rd(struct ns16550 *u, int r)
-{
-	uintptr_t a = u->base + ((uintptr_t)r << u->shift);
-
-	return u->width == 4 ? (uint8_t)*(volatile uint32_t *)a : *(volatile uint8_t *)a;
-}
-
-static void wr(struct ns16550 *u, int r, uint8_t v)
-{
-	uintptr_t a = u->base + ((uintptr_t)r << u->shift);
-
-	if (u->width == 4)
-		*(volatile uint32_t *)a = v;
-	else
-		*(volatile uint8_t *)a = v;
-}
+#include "ns16550.h"
 
 static long ns16550_write(struct object *self, const char *buf, size_t len)
 {
@@ -55,13 +22,13 @@ static long ns16550_write(struct object *self, const char *buf, size_t len)
 	spin_lock(&u->tx_lock);
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] == '\n') {
-			while (!(rd(u, LSR) & LSR_THRE))
+			while (!(ns16550_rd(u, NS16550_LSR) & NS16550_LSR_THRE))
 				;
-			wr(u, THR, '\r');
+			ns16550_wr(u, NS16550_THR, '\r');
 		}
-		while (!(rd(u, LSR) & LSR_THRE))
+		while (!(ns16550_rd(u, NS16550_LSR) & NS16550_LSR_THRE))
 			;
-		wr(u, THR, (uint8_t)buf[i]);
+		ns16550_wr(u, NS16550_THR, (uint8_t)buf[i]);
 	}
 	spin_unlock(&u->tx_lock);
 	return (long)len;
@@ -71,7 +38,7 @@ static long ns16550_getc(struct object *self)
 {
 	struct ns16550 *u = (struct ns16550 *)self;
 
-	return (rd(u, LSR) & LSR_DR) ? rd(u, RBR) : -KE_NODATA;
+	return (ns16550_rd(u, NS16550_LSR) & NS16550_LSR_DR) ? ns16550_rd(u, NS16550_RBR) : -KE_NODATA;
 }
 
 static long ns16550_irq(struct object *self)
@@ -86,7 +53,7 @@ static long ns16550_irq(struct object *self)
 
 static long ns16550_rx_irq(struct object *self, int on)
 {
-	wr((struct ns16550 *)self, IER, on ? 0x01 : 0x00);
+	ns16550_wr((struct ns16550 *)self, NS16550_IER, on ? 0x01 : 0x00);
 	return 0;
 }
 
@@ -138,7 +105,7 @@ static int ns16550_probe(const void *fdt, int node, int match)
 	u->shift = prop_u32(fdt, node, "reg-shift", 0);
 	u->width = prop_u32(fdt, node, "reg-io-width", 1);
 	spin_init(&u->tx_lock, "ns16550");
-	wr(u, FCR, 0x07);	/* enable and clear FIFOs */
+	ns16550_wr(u, NS16550_FCR, 0x07);	/* enable and clear FIFOs */
 	err = driver_publish(&ns16550_factory, &ns16550_class, &u->obj, &ref);
 	if (err)
 		return err;

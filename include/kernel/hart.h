@@ -33,6 +33,7 @@ struct context {
 };
 
 struct thread;
+struct object;
 
 struct hart {
 	uint32_t hartid;	/* as the hardware and SBI number it */
@@ -54,6 +55,8 @@ struct hart {
 	struct list_head sleepers;	/* threads sleeping, by wake time */
 	void **ott_cache;	/* this hart's OTT cache, by its physical address */
 	void *fault_frame;	/* trap frame of the fault being reported */
+	struct object *converting;	/* instance this hart is converting (update) */
+	void *ip_top;		/* innermost interposed call outside any thread */
 };
 
 extern struct hart harts[MAX_HARTS];

@@ -45,11 +45,17 @@ struct class {
 
 #define CLASS_NMETHODS(ops_type) ((uint32_t)(sizeof(ops_type) / sizeof(void *)))
 
-/* Lazy-update state of a version whose instances are being converted. */
-enum cv_lazy {
+/*
+ * What a version's dispatch table does (update/convert.c). An update moves
+ * the old version FORWARD -> CONVERT and the new one PROBATION -> CURRENT;
+ * a rollback moves the new one to REVERT and the old one back to CURRENT.
+ */
+enum cv_state {
 	CV_CURRENT,	/* dispatch = its own methods */
-	CV_FORWARD,	/* old: calls counted per instance, still run old code */
-	CV_CONVERT,	/* old: each instance converts on its next call */
+	CV_FORWARD,	/* calls counted per instance, still run this version */
+	CV_CONVERT,	/* each instance converts to the newest version on its next call */
+	CV_PROBATION,	/* calls counted and retryable: a fault rolls back */
+	CV_REVERT,	/* each instance converts back to the previous version */
 };
 
 /* Converts an instance's state from the previous version to this one. */
@@ -61,14 +67,17 @@ struct class_version {
 	struct factory *factory;
 	transfer_fn transfer;		/* from the previous version; NULL for the first */
 	struct module *module;		/* code it lives in; NULL if built in */
+	transfer_fn transfer_back;	/* to the previous version, for rollbacks; optional */
 	uint32_t live;			/* instances laid out for this version */
-	volatile int lazy;		/* enum cv_lazy */
+	volatile int state;		/* enum cv_state */
+	struct class_version *revert_to;	/* in CV_REVERT: the version to go back to */
 	struct list_head node;		/* in factory->versions, oldest first */
 };
 
 /* Object flags. */
 #define OBJ_STATIC	(1U << 0)	/* storage not from kmalloc: never freed */
-#define OBJ_CONVERTING	(1U << 1)	/* a lazy conversion has claimed it */
+/* In object.inflight: a conversion owns the instance. */
+#define OBJ_CLAIMED	(1U << 31)
 
 struct factory {
 	struct class_version *cur;	/* instances are born in this version */

@@ -6,6 +6,8 @@
 int smp_boot_hart_setup(uint32_t hartid);
 /* Traps and interrupt sources on; marks the calling hart online. */
 void smp_hart_online(void);
+/* Harts the kernel will try to run on (usable ones in the devicetree). */
+unsigned int smp_usable_harts(const void *fdt);
 /* Starts every other usable hart in the devicetree; returns harts online. */
 unsigned int smp_start_secondaries(const void *fdt);
 /* Sends a software interrupt to the hart with this index (wakes it from WFI). */

@@ -54,6 +54,7 @@ struct thread {
 	 * always outside every call; a preempted thread keeps its value.
 	 */
 	volatile uint64_t qs_since;
+	void *ip_top;		/* innermost retryable interposed call (update) */
 };
 
 #define QS_IDLE UINT64_MAX

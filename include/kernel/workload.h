@@ -6,26 +6,12 @@
 #ifndef KERNEL_WORKLOAD_H
 #define KERNEL_WORKLOAD_H
 #include <kernel/ott.h>
+#include <kernel/counter.h>
 
 #define WORKLOAD_COUNTERS	1024
 #define WORKLOAD_WORKERS_PER_HART 2
 
-struct counter_ops {
-	/* Adds @n; returns the new value. */
-	long (*add)(struct object *self, long n);
-	/* The current value. */
-	long (*get)(struct object *self);
-};
-
-static inline long counter_add(ott_ref_t r, long n)
-{
-	return OTT_CALL(r, struct counter_ops, add, n);
-}
-
-static inline long counter_get(ott_ref_t r)
-{
-	return OTT_CALL(r, struct counter_ops, get);
-}
-
 void workload_start(void);
+/* Reference to counter @i of the workload (OTT_REF_NULL if not started). */
+ott_ref_t workload_counter(unsigned int i);
 #endif

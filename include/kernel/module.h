@@ -1,0 +1,47 @@
+/*
+ * Update modules in memory: linked against the export table, text mapped
+ * R+X and data R+W (never both), instruction caches synchronised on every
+ * hart before anyone can call in, and freed once no hart can run them.
+ */
+#ifndef KERNEL_MODULE_H
+#define KERNEL_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <kernel/list.h>
+
+struct update_desc;
+
+struct module {
+	char name[32];
+	void *text;
+	unsigned int text_order;
+	size_t text_size;
+	void *data;
+	unsigned int data_order;
+	size_t data_size;
+	const struct update_desc *desc;	/* its `update_desc` symbol */
+	uint32_t users;			/* class versions living in it */
+	struct list_head node;		/* in the list of loaded modules */
+};
+
+/*
+ * Loads and links an ELF relocatable object. On failure nothing of it stays
+ * mapped or registered, and @err says what failed.
+ */
+int module_load(const void *elf, size_t size, const char *name, struct module **out,
+		char *err, size_t errlen);
+
+/* Unmaps and frees a module; the caller guarantees no hart can run it. */
+void module_free(struct module *m);
+
+/* Frees @m after quiescence (through the reaper). */
+void module_free_deferred(struct module *m);
+
+/* The loaded module whose text holds @pc, or NULL. Safe in trap context. */
+struct module *module_at(uintptr_t pc);
+
+/* Number of loaded modules (for leak checks). */
+unsigned int module_count(void);
+
+#endif

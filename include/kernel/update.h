@@ -1,0 +1,71 @@
+/*
+ * Live update: what an update module provides, and the engine's API.
+ *
+ * A module is an ELF relocatable object compiled with the kernel's flags
+ * against its headers. It defines one `const struct update_desc
+ * update_desc` naming the class it updates, the version step, the new
+ * class (ops + state layout), the state transfer from exactly the previous
+ * version, and a self-test. See docs/live-update.md.
+ */
+#ifndef KERNEL_UPDATE_H
+#define KERNEL_UPDATE_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <kernel/object.h>
+
+/* The kernel ABI modules are built against; bumped when headers change shape. */
+#define KERNEL_ABI "lukos-abi-1"
+
+enum update_mode {
+	UPDATE_MODE_DEFAULT,	/* lazy for classes with many instances, else eager */
+	UPDATE_MODE_LAZY,
+	UPDATE_MODE_EAGER,
+};
+
+struct update_desc {
+	const char *abi;		/* KERNEL_ABI it was built against */
+	const char *class_name;
+	const char *impl;		/* must match the running class's impl */
+	uint32_t from, to;
+	const struct class *cls;	/* the new version */
+	transfer_fn transfer;		/* previous version -> this one */
+	/* Optional: this version -> previous, used by a rollback to keep calls made since. */
+	transfer_fn transfer_back;
+	/* Runs before commit on a scratch instance; 0 means fit to run. */
+	int (*selftest)(const struct class *cls);
+	enum update_mode mode;		/* a pack's update,mode overrides it */
+};
+
+/* Result of applying a pack (also the reason a pack was rejected). */
+enum update_result {
+	UPDATE_OK = 0,
+	UPDATE_ERR_MALFORMED,		/* pack structure, ELF, descriptor */
+	UPDATE_ERR_INTEGRITY,		/* hash or signature */
+	UPDATE_ERR_ABI,			/* module built for another kernel ABI */
+	UPDATE_ERR_REPLAY,		/* sequence number not above the last one */
+	UPDATE_ERR_UNKNOWN_CLASS,
+	UPDATE_ERR_GAP,			/* from above the current version */
+	UPDATE_ERR_DOWNGRADE,		/* from below the current version */
+	UPDATE_ERR_DUPLICATE,		/* to == from, or a step already applied */
+	UPDATE_ERR_REQUIREMENT,		/* another class below a required version */
+	UPDATE_ERR_LINK,		/* unresolved symbol, bad relocation */
+	UPDATE_ERR_INTERFACE,		/* new version drops methods */
+	UPDATE_ERR_SELFTEST,
+	UPDATE_ERR_NOMEM,
+	UPDATE_ERR_TIMEOUT,		/* quiescence not reached: nothing changed */
+	UPDATE_ERR_BUSY,		/* another update in progress */
+	UPDATE_ERR_ROLLED_BACK,		/* applied, then faulted and rolled back */
+};
+
+const char *update_result_name(enum update_result r);
+
+/* Applies a pack already in memory (a FIT, docs/pack-format.md). */
+enum update_result update_apply_pack(const void *pack, size_t size);
+
+/* Versions for reports: the current version of a class, 0 if unknown. */
+uint32_t update_class_version(const char *class_name);
+/* Last accepted pack sequence number. */
+uint32_t update_last_seq(void);
+
+#endif

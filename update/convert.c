@@ -1,0 +1,423 @@
+/*
+ * Converting instances between class versions: the per-instance part of
+ * a live update (K42's hot-swap phases, with the mediator folded into the
+ * old version's dispatch table).
+ *
+ * A version's dispatch table either holds its own methods (CV_CURRENT) or
+ * the lazy stubs (update/interpose.S), which call lazy_enter():
+ *  FORWARD    count the call in obj->inflight and run this version's code:
+ *             lets calls that started before the update drain while the
+ *             engine waits for quiescence (forward phase);
+ *  CONVERT    convert the instance to the factory's current version, then
+ *             run the call there (block + transfer + swap + release: a
+ *             call that meets an instance being converted waits for the
+ *             converter, then runs on the new object);
+ *  PROBATION  count and make the call retryable: a fault in the new code
+ *             rolls back and the call is retried on the old version;
+ *  REVERT     convert back to cv->revert_to (a rollback).
+ *
+ * The claim on an instance and its count of in-flight calls share one
+ * word (obj->inflight, OBJ_CLAIMED), so "no call is in it" and "it is
+ * mine" are decided together. A conversion only starts when the count is
+ * zero and runs with interrupts off, so nothing on its hart can wait for
+ * it; a call that finds the count non-zero runs on the old version
+ * (counted) rather than wait, so a call re-entering its own object never
+ * deadlocks. Locking: f->lock for the instance list and counters.
+ */
+#include <string.h>
+#include <kernel/convert.h>
+#include <kernel/update_engine.h>
+#include <kernel/object.h>
+#include <kernel/thread.h>
+#include <kernel/hart.h>
+#include <kernel/mem.h>
+#include <kernel/defer.h>
+#include <kernel/riscv.h>
+#include <kernel/log.h>
+#include <kernel/timer.h>
+#include <kernel/errno.h>
+
+#define COOKIE_PROBATION 1UL
+
+static volatile uint64_t max_blackout;
+
+uint64_t convert_max_blackout_ticks(bool reset)
+{
+	return reset ? __atomic_exchange_n(&max_blackout, 0, __ATOMIC_ACQ_REL)
+		     : __atomic_load_n(&max_blackout, __ATOMIC_ACQUIRE);
+}
+
+static void note_blackout(uint64_t ticks)
+{
+	uint64_t cur = __atomic_load_n(&max_blackout, __ATOMIC_RELAXED);
+
+	while (ticks > cur && !__atomic_compare_exchange_n(&max_blackout, &cur, ticks, false,
+							   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		;
+}
+
+void cv_set_state(struct class_version *cv, int state)
+{
+	const ott_method_t *real = cv->cls->ops;
+
+	if (state == CV_CURRENT) {
+		for (uint32_t i = 0; i < OTT_MAX_METHODS; i++)
+			cv->dispatch[i] = i < cv->cls->nmethods && real[i] ? real[i]
+						: (ott_method_t)object_nosys;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		__atomic_store_n(&cv->state, state, __ATOMIC_RELEASE);
+		return;
+	}
+	/* State first: a call that enters a stub must find what to do. */
+	__atomic_store_n(&cv->state, state, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (uint32_t i = 0; i < OTT_MAX_METHODS; i++)
+		cv->dispatch[i] = lazy_stub_ops[i];
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static ott_method_t method_of(const struct class_version *cv, unsigned long m)
+{
+	const ott_method_t *ops = cv->cls->ops;
+
+	return m < cv->cls->nmethods && ops[m] ? ops[m] : (ott_method_t)object_nosys;
+}
+
+static bool count_in(struct object *obj)
+{
+	uint32_t w = __atomic_load_n(&obj->inflight, __ATOMIC_ACQUIRE);
+
+	while (!(w & OBJ_CLAIMED))
+		if (__atomic_compare_exchange_n(&obj->inflight, &w, w + 1, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return true;
+	return false;
+}
+
+static struct ip_frame **frame_chain(void)
+{
+	struct hart *h = this_hart();
+
+	return h->cur ? (struct ip_frame **)&h->cur->ip_top : (struct ip_frame **)&h->ip_top;
+}
+
+static struct class_version *version_by_number(struct factory *f, uint32_t v)
+{
+	struct list_head *pos;
+
+	list_for_each(pos, &f->versions) {
+		struct class_version *cv = list_entry(pos, struct class_version, node);
+
+		if (cv->cls->version == v)
+			return cv;
+	}
+	return NULL;
+}
+
+static struct object *new_state(const struct object *old, struct class_version *cv)
+{
+	struct object *n = kzalloc(cv->cls->state_size);
+
+	if (n) {
+		n->ops = cv->dispatch;
+		n->factory = old->factory;
+		n->slot = old->slot;
+		n->version = cv->cls->version;
+		list_init(&n->node);
+	}
+	return n;
+}
+
+/* Forward: runs every transfer from @old's version up to @to. */
+static struct object *build_forward(struct object *old, struct class_version *to)
+{
+	struct factory *f = old->factory;
+	struct object *cur = old;
+
+	for (uint32_t v = old->version + 1; v <= to->cls->version; v++) {
+		struct class_version *cv = version_by_number(f, v);
+		struct object *n = cv ? new_state(cur, cv) : NULL;
+
+		if (!n || !cv->transfer || cv->transfer(cur, n)) {
+			kfree(n);
+			n = NULL;
+		}
+		if (cur != old)
+			kfree(cur);
+		if (!n)
+			return NULL;
+		cur = n;
+	}
+	cur->ops = to->dispatch;
+	return cur;
+}
+
+/*
+ * Back: the state kept at conversion time, brought up to date with each
+ * version's transfer_back when every step has one.
+ */
+static struct object *build_back(struct object *obj, struct class_version *to)
+{
+	struct object *prev = obj->prev;
+	bool all_back = true;
+
+	for (uint32_t v = obj->version; v > to->cls->version; v--) {
+		struct class_version *cv = version_by_number(obj->factory, v);
+
+		all_back = all_back && cv && cv->transfer_back;
+	}
+	if (!prev) {
+		prev = new_state(obj, to);
+		if (!prev)
+			return NULL;
+		if (to->cls->init && !all_back && to->cls->init(prev, NULL)) {
+			kfree(prev);
+			return NULL;
+		}
+	}
+	if (all_back && obj->version == to->cls->version + 1)
+		object_version(obj)->transfer_back(obj, prev);
+	prev->ops = to->dispatch;
+	prev->version = to->cls->version;
+	prev->slot = obj->slot;
+	__atomic_store_n(&prev->inflight, 0, __ATOMIC_RELEASE);
+	return prev;
+}
+
+/* Puts @n in @old's place: list, counters, OTT slot. */
+static void publish(struct object *old, struct object *n, struct class_version *from,
+		    struct class_version *to)
+{
+	struct factory *f = old->factory;
+
+	spin_lock(&f->lock);
+	list__insert(&n->node, old->node.prev, old->node.next);
+	list_init(&old->node);
+	from->live--;
+	to->live++;
+	f->converted++;
+	spin_unlock(&f->lock);
+	ott_replace(&kernel_ott, ott_slot_ref(&kernel_ott, old->slot), n);
+}
+
+int convert_instance(struct object *old, struct object **out)
+{
+	struct class_version *from = object_version(old);
+	bool back = from->state == CV_REVERT;
+	struct class_version *to = back ? from->revert_to : old->factory->cur;
+	uint32_t zero = 0;
+	unsigned long flags;
+	struct object *n;
+	uint64_t t0;
+
+	if (to == from)
+		return -KE_EXIST;	/* already where conversions lead (after a rollback) */
+	if (__atomic_load_n(&old->inflight, __ATOMIC_ACQUIRE) & OBJ_CLAIMED)
+		return -KE_ALREADY;
+	if (!__atomic_compare_exchange_n(&old->inflight, &zero, OBJ_CLAIMED, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return (zero & OBJ_CLAIMED) ? -KE_ALREADY : -KE_BUSY;
+	flags = irq_save();
+	t0 = rdtime();
+	this_hart()->converting = old;
+	n = back ? build_back(old, to) : build_forward(old, to);
+	if (n) {
+		if (!back && to->state == CV_PROBATION)
+			n->prev = old;		/* kept for a rollback */
+		publish(old, n, from, to);
+	} else {
+		__atomic_store_n(&old->inflight, 0, __ATOMIC_RELEASE);
+	}
+	this_hart()->converting = NULL;
+	note_blackout(rdtime() - t0);
+	irq_restore(flags);
+	if (!n)
+		return -KE_NOMEM;
+	/* Old state goes once no call can still hold it, unless kept for a rollback. */
+	if (back && old->prev == n)
+		old->prev = NULL;
+	if (back || !n->prev) {
+		if (!(old->flags & OBJ_STATIC) && old != n)
+			object_free_deferred(old);
+	}
+	*out = n;
+	return 0;
+}
+
+/*
+ * Waits until @self is converted by someone else, or is free to convert,
+ * and returns what now sits in its slot (@self if it is still there).
+ */
+static struct object *follow(struct object *self)
+{
+	struct object *n;
+
+	while ((n = ott_slot_object(&kernel_ott, self->slot)) == self &&
+	       __atomic_load_n(&self->inflight, __ATOMIC_ACQUIRE))
+		__asm__ __volatile__("nop");
+	return n;
+}
+
+/* Is a counted call into @obj already open in this context (re-entry)? */
+static bool in_chain(const struct object *obj)
+{
+	for (struct ip_frame *f = *frame_chain(); f; f = f->prev)
+		if ((struct object *)(f->cookie & ~COOKIE_PROBATION) == obj)
+			return true;
+	return false;
+}
+
+/* Runs @m of @cv on @self as a counted, unwindable call. */
+static ott_method_t counted(struct object *self, struct class_version *cv, unsigned long m,
+			    struct ip_frame *f, bool probation)
+{
+	struct ip_frame **top = frame_chain();
+
+	f->cookie = (uintptr_t)self | (probation ? COOKIE_PROBATION : 0);
+	f->prev = *top;
+	*top = f;
+	return method_of(cv, m);
+}
+
+ott_method_t lazy_enter(struct object *self, unsigned long m, struct ip_frame *f);
+ott_method_t lazy_enter(struct object *self, unsigned long m, struct ip_frame *f)
+{
+	for (;;) {
+		struct class_version *cv = object_version(self);
+		int state = __atomic_load_n(&cv->state, __ATOMIC_ACQUIRE);
+		struct object *n = NULL;
+		int err;
+
+		f->cookie = 0;
+		f->prev = NULL;
+		if (state == CV_CURRENT || this_hart()->converting == self)
+			return method_of(cv, m);	/* transfer re-entering: uncounted */
+		if (state == CV_FORWARD || state == CV_PROBATION) {
+			if (count_in(self))
+				return counted(self, cv, m, f, state == CV_PROBATION);
+		} else {
+			err = convert_instance(self, &n);
+			if (!err) {
+				f->a[0] = (uint64_t)n;
+				return ((const ott_method_t *)n->ops)[m];
+			}
+			/*
+			 * Calls still in it: an old version is safe to run meanwhile;
+			 * code being reverted only for a call nested in one of them.
+			 */
+			if ((err == -KE_EXIST ||
+			     (err == -KE_BUSY && (state == CV_CONVERT || in_chain(self)))) &&
+			    count_in(self))
+				return counted(self, cv, m, f, false);
+		}
+		n = follow(self);
+		if (!n)
+			return (ott_method_t)ott_stale_method;
+		if (n != self) {
+			f->a[0] = (uint64_t)n;
+			return ((const ott_method_t *)n->ops)[m];
+		}
+	}
+}
+
+long lazy_exit(struct ip_frame *f, long result);
+long lazy_exit(struct ip_frame *f, long result)
+{
+	struct object *obj = (struct object *)(f->cookie & ~COOKIE_PROBATION);
+
+	if (obj) {
+		*frame_chain() = f->prev;
+		__atomic_sub_fetch(&obj->inflight, 1, __ATOMIC_ACQ_REL);
+	}
+	return result;
+}
+
+void convert_abandon(struct ip_frame *target)
+{
+	struct ip_frame **top = frame_chain();
+
+	/* Calls nested inside the faulted one die with it. */
+	while (*top && *top != target->prev)
+		lazy_exit(*top, 0);
+}
+
+struct ip_frame *convert_find_frame(const struct class_version *cv)
+{
+	for (struct ip_frame *f = *frame_chain(); f; f = f->prev) {
+		struct object *obj = (struct object *)(f->cookie & ~COOKIE_PROBATION);
+
+		if ((f->cookie & COOKIE_PROBATION) && object_version(obj) == cv)
+			return f;
+	}
+	return NULL;
+}
+
+/* The next instance of @f not at @target, or NULL. Caller holds f->lock. */
+static struct object *next_stale(struct factory *f, struct class_version *target)
+{
+	struct list_head *pos;
+
+	list_for_each(pos, &f->instances) {
+		struct object *o = list_entry(pos, struct object, node);
+		struct class_version *cv = object_version(o);
+
+		if (cv != target && (cv->state == CV_CONVERT || cv->state == CV_REVERT))
+			return o;
+	}
+	return NULL;
+}
+
+int convert_all(struct factory *f, uint64_t timeout_us)
+{
+	uint64_t deadline = rdtime() + timer_us_to_ticks(timeout_us);
+
+	for (;;) {
+		struct class_version *target = f->cur;
+		struct object *o, *n;
+		int err;
+
+		spin_lock(&f->lock);
+		o = next_stale(f, target);
+		spin_unlock(&f->lock);
+		if (!o)
+			return 0;
+		/* Not quiescent until we yield, so @o cannot be freed under us. */
+		err = convert_instance(o, &n);
+		if (err == -KE_NOMEM)
+			return err;
+		if (err) {
+			if (rdtime() > deadline)
+				return -KE_TIMEDOUT;
+			thread_yield();
+		}
+	}
+}
+
+uint32_t convert_pending(struct factory *f)
+{
+	uint32_t n = 0;
+	struct list_head *pos;
+
+	spin_lock(&f->lock);
+	list_for_each(pos, &f->instances)
+		n += object_version(list_entry(pos, struct object, node)) != f->cur;
+	spin_unlock(&f->lock);
+	return n;
+}
+
+void convert_drop_prev(struct factory *f)
+{
+	struct list_head *pos;
+
+	spin_lock(&f->lock);
+	list_for_each(pos, &f->instances) {
+		struct object *o = list_entry(pos, struct object, node);
+
+		if (o->prev) {
+			if (!(o->prev->flags & OBJ_STATIC))
+				object_free_deferred(o->prev);
+			o->prev = NULL;
+		}
+	}
+	spin_unlock(&f->lock);
+}

@@ -1,0 +1,79 @@
+/*
+ * Demo update 2: counter 1 -> 2, a state change applied lazily to every
+ * instance while the workload runs: version 2 adds a `calls` field that
+ * counts add() calls. Transfer keeps the value; transfer_back drops calls.
+ */
+#include <kernel/update.h>
+#include <kernel/counter.h>
+#include <kernel/errno.h>
+
+struct counter_v2 {
+	struct object obj;
+	long value;
+	long calls;
+};
+
+static long v2_add(struct object *self, long n)
+{
+	struct counter_v2 *c = (struct counter_v2 *)self;
+
+	__atomic_add_fetch(&c->calls, 1, __ATOMIC_RELAXED);
+	return __atomic_add_fetch(&c->value, n, __ATOMIC_RELAXED);
+}
+
+static long v2_get(struct object *self)
+{
+	return __atomic_load_n(&((struct counter_v2 *)self)->value, __ATOMIC_RELAXED);
+}
+
+static const struct counter_ops v2_ops = {
+	.add = v2_add,
+	.get = v2_get,
+};
+
+static const struct class v2_class = {
+	.name = "counter",
+	.impl = "counter",
+	.version = 2,
+	.iface_version = 1,
+	.ops = &v2_ops,
+	.nmethods = 2,
+	.state_size = sizeof(struct counter_v2),
+};
+
+static int v1_to_v2(const struct object *from, struct object *to)
+{
+	((struct counter_v2 *)to)->value = ((const struct counter_v1 *)from)->value;
+	((struct counter_v2 *)to)->calls = 0;
+	return 0;
+}
+
+static int v2_to_v1(const struct object *from, struct object *to)
+{
+	((struct counter_v1 *)to)->value = ((const struct counter_v2 *)from)->value;
+	return 0;
+}
+
+/* A scratch instance must count what it is given. */
+static int v2_selftest(const struct class *cls)
+{
+	struct counter_v2 c = { .value = 0 };
+	const struct counter_ops *ops = cls->ops;
+
+	ops->add(&c.obj, 5);
+	ops->add(&c.obj, 7);
+	return ops->get(&c.obj) == 12 && c.calls == 2 ? 0 : -KE_INVAL;
+}
+
+const struct update_desc update_desc = {
+	.abi = KERNEL_ABI,
+	.class_name = "counter",
+	.impl = "counter",
+	.from = 1,
+	.to = 2,
+	.cls = &v2_class,
+	.transfer = v1_to_v2,
+	.transfer_back = v2_to_v1,
+	.selftest = v2_selftest,
+	.mode = UPDATE_MODE_LAZY,
+};

@@ -1,0 +1,41 @@
+# Demo update modules and the packs built from them (update/demos/packs.txt),
+# embedded into build/<board>/kernel-demo.elf. Included by the top Makefile.
+
+DEMO_SRC     := update/demos
+DEMO_O       := $(O)/demos
+DEMO_MODS    := $(patsubst $(DEMO_SRC)/%.c,%,$(wildcard $(DEMO_SRC)/*.c))
+DEMO_MOD_OBJ := $(addprefix $(DEMO_O)/mod/,$(addsuffix .o,$(DEMO_MODS)))
+# Modules are built exactly like kernel objects, against the same headers.
+# -mno-relax: the loader does not relax, so no R_RISCV_ALIGN it would need to honour.
+MODCFLAGS    := $(KCFLAGS) -I. -mno-relax
+
+$(DEMO_O)/mod/%.o: $(DEMO_SRC)/%.c | $(DEPS_STAMP) $(LIBFDT_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)echo "  MODCC   $<"
+	$(Q)$(CC) $(MODCFLAGS) -MMD -MP -c $< -o $@.full
+	$(Q)$(OBJCOPY) --strip-debug $@.full $@
+
+# Not an ELF object at all, though it starts like one: for the rejection tests.
+$(DEMO_O)/mod/garbage.bin:
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOSTPY) -c "import sys; sys.stdout.buffer.write(b'\x7fELF\x02\x01\x01' + bytes((i * 37 + 11) & 255 for i in range(3000)))" > $@
+
+$(DEMO_O)/packs.S: $(DEMO_SRC)/packs.txt ota-server/packtool.py $(DEMO_MOD_OBJ) $(DEMO_O)/mod/garbage.bin | $(DEPS_STAMP)
+	$(Q)echo "  PACKS   $(DEMO_SRC)/packs.txt"
+	$(Q)$(HOSTPY) ota-server/packtool.py batch $(DEMO_SRC)/packs.txt --modules $(DEMO_O)/mod \
+		--out $(DEMO_O)/packs --asm $@
+
+$(DEMO_O)/packs.o: $(DEMO_O)/packs.S
+	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
+
+$(O)/kernel-demo.elf: $(kobjs) $(DEMO_O)/packs.o $(O)/kernel.ld
+	$(Q)echo "  LD      $@"
+	$(Q)$(CC) $(KLDFLAGS) -T $(O)/kernel.ld $(kobjs) $(DEMO_O)/packs.o -o $@ -lc -lgcc
+
+-include $(DEMO_MOD_OBJ:.o=.d)
+
+.PHONY: demo
+# Boots qemu-virt (4 harts) with the demo packs, applies them in turn while
+# the workload runs, prints the UART log, and checks every step.
+demo: $(O)/kernel-demo.elf | $(DEPS_STAMP)
+	$(Q)$(HOSTPY) test/demo/run_demo.py --kernel $(O)/kernel-demo.elf --packs $(DEMO_SRC)/packs.txt

@@ -1,0 +1,402 @@
+/*
+ * The live-update engine: applies a pack (a FIT already in memory, from
+ * wherever it came) to the running kernel.
+ *
+ * Check everything first, then commit (seL4's shape):
+ *   check   parse + hashes (pack.c), ABI, sequence number and version
+ *           chain (chain.c), link every module (module.c), check each
+ *           module's descriptor against its step, run its self-test, and
+ *           allocate every new class version. Any failure: nothing of the
+ *           pack stays loaded and nothing has changed.
+ *   commit  per class: old versions FORWARD (their calls are counted), one
+ *           quiescence wait (calls that began before can no longer be
+ *           inside old code uncounted), then the switch: new versions
+ *           linked in, the factory's current version swapped (new instances
+ *           are born new), old versions set to CONVERT. Lazy classes convert
+ *           each instance on its first call (update/convert.c); eager ones
+ *           are converted right here. Only the quiescence wait can fail
+ *           (timeout), and it fails before anything is switched.
+ * Then update/probation.c watches the new code for a while, rolls back on
+ * a fault, sweeps lazy instances that nobody calls, and frees old code.
+ *
+ * Locking: one pack at a time (update_busy); the record of the pack in
+ * flight is written by the applying thread until it hands it to the
+ * monitor thread, then by the monitor (and the fault hook, which only
+ * flips states).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <kernel/update.h>
+#include <kernel/update_engine.h>
+#include <kernel/chain.h>
+#include <kernel/pack.h>
+#include <kernel/module.h>
+#include <kernel/convert.h>
+#include <kernel/thread.h>
+#include <kernel/mem.h>
+#include <kernel/log.h>
+#include <kernel/timer.h>
+#include <kernel/riscv.h>
+#include <kernel/errno.h>
+#include <kernel/export.h>
+
+#define QUIESCE_TIMEOUT_US	500000
+#define SELFTEST_TIMEOUT_US	1000000
+#define EAGER_TIMEOUT_US	2000000
+#define LAZY_DEFAULT_MIN	16	/* classes with more instances default to lazy */
+
+struct update_record update_rec;
+volatile int update_busy;
+static uint32_t last_seq;
+enum update_result update_last_result;
+
+static const char *const result_names[] = {
+	[UPDATE_OK] = "ok",
+	[UPDATE_ERR_MALFORMED] = "malformed",
+	[UPDATE_ERR_INTEGRITY] = "integrity",
+	[UPDATE_ERR_ABI] = "abi",
+	[UPDATE_ERR_REPLAY] = "replay",
+	[UPDATE_ERR_UNKNOWN_CLASS] = "unknown-class",
+	[UPDATE_ERR_GAP] = "gap",
+	[UPDATE_ERR_DOWNGRADE] = "downgrade",
+	[UPDATE_ERR_DUPLICATE] = "duplicate",
+	[UPDATE_ERR_REQUIREMENT] = "requirement",
+	[UPDATE_ERR_LINK] = "link",
+	[UPDATE_ERR_INTERFACE] = "interface",
+	[UPDATE_ERR_SELFTEST] = "selftest",
+	[UPDATE_ERR_NOMEM] = "nomem",
+	[UPDATE_ERR_TIMEOUT] = "quiesce-timeout",
+	[UPDATE_ERR_BUSY] = "busy",
+	[UPDATE_ERR_ROLLED_BACK] = "rolled-back",
+};
+
+const char *update_result_name(enum update_result r)
+{
+	return (unsigned int)r < sizeof(result_names) / sizeof(result_names[0]) ? result_names[r]
+										  : "?";
+}
+
+uint32_t update_last_seq(void)
+{
+	return last_seq;
+}
+
+uint32_t update_class_version(const char *class_name)
+{
+	struct factory *f = factory_find(class_name);
+
+	return f ? factory_class(f)->version : 0;
+}
+
+static int version_of(void *ctx, const char *class_name, uint32_t *v)
+{
+	struct factory *f = factory_find(class_name);
+
+	if (!f)
+		return -KE_NOENT;
+	*v = factory_class(f)->version;
+	return 0;
+}
+
+/* --- check ------------------------------------------------------------ */
+
+struct selftest_run {
+	int (*fn)(const struct class *cls);
+	const struct class *cls;
+	volatile int done;
+	int result;
+};
+
+static void selftest_main(void *arg)
+{
+	struct selftest_run *r = arg;
+
+	r->result = r->fn(r->cls);
+	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Runs a module's self-test in a thread of its own, so that a trap in it
+ * stops that thread (and fails the test) instead of the applying one.
+ * Returns 0, a negative code, or 1 if it never finished (then its code
+ * must not be freed: it may still run).
+ */
+static int run_selftest(const struct update_desc *d)
+{
+	struct selftest_run *r = kzalloc(sizeof(*r));
+	uint64_t deadline = rdtime() + timer_us_to_ticks(SELFTEST_TIMEOUT_US);
+
+	if (!r)
+		return -KE_NOMEM;
+	r->fn = d->selftest;
+	r->cls = d->cls;
+	if (!thread_create("selftest", selftest_main, r, THREAD_ANY_HART)) {
+		kfree(r);
+		return -KE_NOMEM;
+	}
+	while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) && rdtime() < deadline)
+		thread_sleep_us(1000);
+	if (!r->done)
+		return 1;	/* r leaks with the thread that may still use it */
+	{
+		int rc = r->result;
+
+		kfree(r);
+		return rc ? -KE_INVAL : 0;
+	}
+}
+
+static const struct class *class_before(const struct update_record *rec, unsigned int i)
+{
+	for (unsigned int j = i; j-- > 0;)
+		if (rec->steps[j].f == rec->steps[i].f)
+			return rec->steps[j].d->cls;
+	return factory_class(rec->steps[i].f);
+}
+
+/* Does module @m's descriptor describe pack step @ps of a class like @old? */
+static enum update_result check_desc(const struct update_desc *d, const struct pack_step *ps,
+				     const struct class *old, char *err, size_t errlen)
+{
+	if (!d || !d->abi || strcmp(d->abi, KERNEL_ABI)) {
+		snprintf(err, errlen, "%s: module descriptor built for another ABI", ps->name);
+		return UPDATE_ERR_ABI;
+	}
+	if (!d->class_name || strcmp(d->class_name, ps->class_name) || d->from != ps->from ||
+	    d->to != ps->to || !d->cls || d->cls->version != d->to ||
+	    strcmp(d->cls->name, ps->class_name)) {
+		snprintf(err, errlen, "%s: module is not %s %u->%u", ps->name, ps->class_name,
+			 ps->from, ps->to);
+		return UPDATE_ERR_MALFORMED;
+	}
+	if (!d->impl || !old->impl || strcmp(d->impl, old->impl)) {
+		snprintf(err, errlen, "%s: module is for %s, this board runs %s", ps->name,
+			 d->impl ? d->impl : "?", old->impl ? old->impl : "?");
+		return UPDATE_ERR_UNKNOWN_CLASS;
+	}
+	if (d->cls->nmethods < old->nmethods || d->cls->nmethods > OTT_MAX_METHODS ||
+	    d->cls->state_size < sizeof(struct object) || !d->cls->ops || !d->transfer) {
+		snprintf(err, errlen, "%s: new version drops methods or lacks a transfer", ps->name);
+		return UPDATE_ERR_INTERFACE;
+	}
+	return UPDATE_OK;
+}
+
+static void release_steps(struct update_record *rec, bool free_now)
+{
+	for (unsigned int i = 0; i < rec->nsteps; i++) {
+		struct step_work *s = &rec->steps[i];
+
+		kfree(s->cv);
+		s->cv = NULL;
+		if (s->mod && !s->keep_code)
+			module_free(s->mod);
+		s->mod = NULL;
+	}
+	rec->nsteps = 0;
+}
+
+static enum update_result load_step(struct update_record *rec, unsigned int i, char *err,
+				    size_t errlen)
+{
+	struct step_work *s = &rec->steps[i];
+	const struct pack_step *ps = s->ps;
+	enum update_result r;
+	int rc;
+
+	s->f = factory_find(ps->class_name);
+	rc = module_load(ps->data, ps->size, ps->name, &s->mod, err, errlen);
+	if (rc)
+		return rc == -KE_NOMEM ? UPDATE_ERR_NOMEM : UPDATE_ERR_LINK;
+	s->d = s->mod->desc;
+	r = check_desc(s->d, ps, class_before(rec, i), err, errlen);
+	if (r != UPDATE_OK)
+		return r;
+	s->cv = kzalloc(sizeof(*s->cv));
+	if (!s->cv)
+		return UPDATE_ERR_NOMEM;
+	class_version_init(s->cv, s->f, s->d->cls);
+	s->cv->transfer = s->d->transfer;
+	s->cv->transfer_back = s->d->transfer_back;
+	s->cv->module = s->mod;
+	if (s->d->selftest) {
+		rc = run_selftest(s->d);
+		if (rc) {
+			s->keep_code = rc > 0;
+			snprintf(err, errlen, "%s: self-test %s", ps->name,
+				 rc > 0 ? "did not finish" : "failed");
+			return UPDATE_ERR_SELFTEST;
+		}
+	}
+	return UPDATE_OK;
+}
+
+static bool mode_lazy(const struct step_work *s)
+{
+	if (s->ps->mode == PACK_MODE_LAZY)
+		return true;
+	if (s->ps->mode == PACK_MODE_EAGER)
+		return false;
+	if (s->d->mode != UPDATE_MODE_DEFAULT)
+		return s->d->mode == UPDATE_MODE_LAZY;
+	return s->f->count >= LAZY_DEFAULT_MIN;
+}
+
+/* One class_work per class, in the order the pack first names it. */
+static void group_classes(struct update_record *rec)
+{
+	rec->nclasses = 0;
+	for (unsigned int i = 0; i < rec->nsteps; i++) {
+		struct step_work *s = &rec->steps[i];
+		struct class_work *cw = NULL;
+
+		for (unsigned int c = 0; c < rec->nclasses; c++)
+			if (rec->classes[c].f == s->f)
+				cw = &rec->classes[c];
+		if (!cw) {
+			cw = &rec->classes[rec->nclasses++];
+			memset(cw, 0, sizeof(*cw));
+			cw->f = s->f;
+			cw->before = s->f->cur;
+			cw->from = s->ps->from;
+		}
+		cw->after = s->cv;
+		cw->to = s->ps->to;
+		cw->lazy = mode_lazy(s);
+		cw->probation = true;
+	}
+}
+
+static enum update_result check(struct update_record *rec, const void *pack, size_t size,
+				char *err, size_t errlen)
+{
+	enum update_result r;
+	int rc = pack_parse(pack, size, &rec->pack, err, errlen);
+
+	if (rc)
+		return pack_err_integrity(rc) ? UPDATE_ERR_INTEGRITY : UPDATE_ERR_MALFORMED;
+	r = chain_check(&rec->pack, KERNEL_ABI, last_seq, version_of, NULL, err, errlen);
+	if (r != UPDATE_OK)
+		return r;
+	for (unsigned int i = 0; i < rec->pack.nsteps; i++) {
+		rec->steps[i].ps = &rec->pack.steps[i];
+		rec->nsteps = i + 1;
+		r = load_step(rec, i, err, errlen);
+		if (r != UPDATE_OK)
+			return r;
+	}
+	group_classes(rec);
+	return UPDATE_OK;
+}
+
+/* --- commit ----------------------------------------------------------- */
+
+/* Old versions of a class that still have instances (or are current). */
+static void set_old_versions(struct class_work *cw, int from_state, int to_state)
+{
+	struct list_head *pos;
+
+	list_for_each(pos, &cw->f->versions) {
+		struct class_version *cv = list_entry(pos, struct class_version, node);
+
+		if (cv->state == from_state && (cv->live || cv == cw->before))
+			cv_set_state(cv, to_state);
+	}
+}
+
+static void link_versions(struct update_record *rec, struct class_work *cw)
+{
+	struct factory *f = cw->f;
+
+	spin_lock(&f->lock);
+	for (unsigned int i = 0; i < rec->nsteps; i++)
+		if (rec->steps[i].f == f) {
+			list_add_tail(&rec->steps[i].cv->node, &f->versions);
+			rec->steps[i].mod->users++;
+		}
+	spin_unlock(&f->lock);
+	cv_set_state(cw->after, cw->probation ? CV_PROBATION : CV_CURRENT);
+	__atomic_store_n(&f->cur, cw->after, __ATOMIC_RELEASE);
+}
+
+static void log_applied(struct class_work *cw, uint64_t switch_ticks)
+{
+	klog("update", "applied class=%s from=%u to=%u mode=%s instances=%u apply_us=%lu "
+	     "blackout_us=%lu", factory_class(cw->f)->name, cw->from, cw->to,
+	     cw->lazy ? "lazy" : "eager", cw->instances,
+	     (unsigned long)timer_ticks_to_us(switch_ticks + cw->convert_ticks),
+	     (unsigned long)timer_ticks_to_us(convert_max_blackout_ticks(true)));
+}
+
+static enum update_result commit(struct update_record *rec)
+{
+	uint64_t t0 = rdtime(), switched;
+	int rc;
+
+	for (unsigned int c = 0; c < rec->nclasses; c++)
+		set_old_versions(&rec->classes[c], CV_CURRENT, CV_FORWARD);
+	rc = quiesce_wait(QUIESCE_TIMEOUT_US);
+	if (rc) {
+		for (unsigned int c = 0; c < rec->nclasses; c++)
+			set_old_versions(&rec->classes[c], CV_FORWARD, CV_CURRENT);
+		return UPDATE_ERR_TIMEOUT;
+	}
+	t0 = rdtime();
+	convert_max_blackout_ticks(true);
+	/* From the first switched instance on, a fault in new code rolls back. */
+	__atomic_store_n(&rec->phase, REC_PROBATION, __ATOMIC_RELEASE);
+	for (unsigned int c = 0; c < rec->nclasses; c++) {
+		struct class_work *cw = &rec->classes[c];
+
+		cw->instances = cw->f->count;
+		link_versions(rec, cw);
+		set_old_versions(cw, CV_FORWARD, CV_CONVERT);
+	}
+	last_seq = rec->pack.seq;
+	switched = rdtime() - t0;
+	for (unsigned int c = 0; c < rec->nclasses; c++) {
+		struct class_work *cw = &rec->classes[c];
+
+		if (!cw->lazy) {
+			uint64_t t1 = rdtime();
+
+			if (convert_all(cw->f, EAGER_TIMEOUT_US))
+				klog("update", "eager conversion of %s incomplete; the rest convert lazily",
+				     factory_class(cw->f)->name);
+			cw->convert_ticks = rdtime() - t1;
+		}
+		log_applied(cw, switched);
+	}
+	return UPDATE_OK;
+}
+
+enum update_result update_apply_pack(const void *pack, size_t size)
+{
+	struct update_record *rec = &update_rec;
+	enum update_result r;
+	char err[128] = "";
+
+	if (__atomic_exchange_n(&update_busy, 1, __ATOMIC_ACQ_REL))
+		return UPDATE_ERR_BUSY;
+	memset(rec, 0, sizeof(*rec));
+	r = check(rec, pack, size, err, sizeof(err));
+	if (r == UPDATE_OK)
+		r = commit(rec);
+	if (r == UPDATE_OK && rec->phase == REC_ROLLBACK) {
+		/* Faulted already during the eager conversion: the monitor finishes it. */
+		probation_start(rec);
+		return UPDATE_OK;
+	}
+	if (r != UPDATE_OK) {
+		klog("update", "rejected seq=%u reason=%s detail=\"%s\"", rec->pack.seq,
+		     update_result_name(r), err);
+		release_steps(rec, true);
+		update_last_result = r;
+		__atomic_store_n(&update_busy, 0, __ATOMIC_RELEASE);
+		return r;
+	}
+	update_last_result = UPDATE_OK;
+	probation_start(rec);	/* hands the record to the monitor, which clears busy */
+	return UPDATE_OK;
+}
+

@@ -1,0 +1,170 @@
+/*
+ * Loading update modules into the running kernel (see module.h).
+ *
+ * The link itself is update/elf_mod.c (pure, host-tested); this file gives
+ * it memory, resolves symbols only through the export table, applies W^X
+ * and synchronises instruction caches: a local fence.i and SBI remote
+ * fence.i on every other hart, before the module's address is handed out.
+ *
+ * Locking: mod_lock guards the module list; module_at() reads it without
+ * the lock from trap context (entries are added fully built and removed
+ * only after quiescence).
+ */
+#include <string.h>
+#include <stdio.h>
+#include <kernel/module.h>
+#include <kernel/elf_mod.h>
+#include <kernel/export.h>
+#include <kernel/mem.h>
+#include <kernel/vm.h>
+#include <kernel/sbi.h>
+#include <kernel/riscv.h>
+#include <kernel/defer.h>
+#include <kernel/spinlock.h>
+#include <kernel/log.h>
+#include <kernel/errno.h>
+
+static struct spinlock mod_lock = SPINLOCK_INIT("modules");
+static struct list_head modules = LIST_HEAD_INIT(modules);
+static unsigned int nmodules;
+
+/* Pages for one region; order 0 even when empty so freeing stays uniform. */
+static void *region_alloc(size_t size, unsigned int *order)
+{
+	*order = page_order_for(size ? size : 1);
+	return *order > PAGE_MAX_ORDER ? NULL : page_alloc(*order);
+}
+
+static void sync_icache(void)
+{
+	fence_i();
+	/* Every other hart: hart_mask_base -1 means all harts. */
+	sbi_remote_fence_i(0, -1UL);
+}
+
+static int link_into(struct module *m, struct elf_mod *em, const void *elf, size_t size,
+		     char *err, size_t errlen)
+{
+	uint64_t desc;
+	int rc = elf_mod_parse(elf, size, em, err, errlen);
+
+	if (rc)
+		return rc;
+	m->text_size = elf_mod_text_size(em);
+	m->data_size = elf_mod_data_size(em);
+	m->text = region_alloc(m->text_size, &m->text_order);
+	m->data = region_alloc(m->data_size, &m->data_order);
+	if (!m->text || !m->data) {
+		snprintf(err, errlen, "out of memory for %zu+%zu bytes", m->text_size, m->data_size);
+		return -KE_NOMEM;
+	}
+	rc = elf_mod_link(em, m->text, (uintptr_t)m->text, m->data, (uintptr_t)m->data,
+			  export_resolve, NULL, err, errlen);
+	if (rc)
+		return rc;
+	if (elf_mod_symbol(em, "update_desc", &desc)) {
+		snprintf(err, errlen, "no update_desc symbol");
+		return -KE_NOENT;
+	}
+	m->desc = (const struct update_desc *)(uintptr_t)desc;
+	return 0;
+}
+
+/* The parse state is over 2 KiB: kept off the caller's 16 KiB stack. */
+static int link(struct module *m, const void *elf, size_t size, char *err, size_t errlen)
+{
+	struct elf_mod *em = kzalloc(sizeof(*em));
+	int rc;
+
+	if (!em) {
+		snprintf(err, errlen, "out of memory");
+		return -KE_NOMEM;
+	}
+	rc = link_into(m, em, elf, size, err, errlen);
+	kfree(em);
+	return rc;
+}
+
+static void region_free(void *p, unsigned int order, bool was_text)
+{
+	if (!p)
+		return;
+	if (was_text)
+		vm_protect((uintptr_t)p, PAGE_SIZE << order, VM_R | VM_W);
+	page_free(p, order);
+}
+
+int module_load(const void *elf, size_t size, const char *name, struct module **out,
+		char *err, size_t errlen)
+{
+	struct module *m = kzalloc(sizeof(*m));
+	int rc;
+
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return -KE_NOMEM;
+	}
+	strncpy(m->name, name, sizeof(m->name) - 1);
+	list_init(&m->node);
+	rc = link(m, elf, size, err, errlen);
+	if (!rc) {
+		rc = vm_protect((uintptr_t)m->text, PAGE_SIZE << m->text_order, VM_R | VM_X);
+		if (rc)
+			snprintf(err, errlen, "cannot map text read+execute (%s)", err_name(rc));
+	}
+	if (rc) {
+		region_free(m->text, m->text_order, true);
+		region_free(m->data, m->data_order, false);
+		kfree(m);
+		return rc;
+	}
+	sync_icache();
+	spin_lock(&mod_lock);
+	list_add_tail(&m->node, &modules);
+	nmodules++;
+	spin_unlock(&mod_lock);
+	klog("update", "module loaded name=%s text=%#lx+%zu data=%#lx+%zu", m->name,
+	     (unsigned long)m->text, m->text_size, (unsigned long)m->data, m->data_size);
+	*out = m;
+	return 0;
+}
+
+void module_free(struct module *m)
+{
+	spin_lock(&mod_lock);
+	list_del(&m->node);
+	nmodules--;
+	spin_unlock(&mod_lock);
+	region_free(m->text, m->text_order, true);
+	region_free(m->data, m->data_order, false);
+	klog("update", "module freed name=%s", m->name);
+	kfree(m);
+}
+
+static void free_cb(void *arg)
+{
+	module_free(arg);
+}
+
+void module_free_deferred(struct module *m)
+{
+	defer_call(free_cb, m);
+}
+
+struct module *module_at(uintptr_t pc)
+{
+	struct list_head *pos;
+
+	list_for_each(pos, &modules) {
+		struct module *m = list_entry(pos, struct module, node);
+
+		if (pc >= (uintptr_t)m->text && pc < (uintptr_t)m->text + m->text_size)
+			return m;
+	}
+	return NULL;
+}
+
+unsigned int module_count(void)
+{
+	return nmodules;
+}
