@@ -145,5 +145,5 @@ test: | $(DEPS_STAMP)
 	$(Q)$(MAKE) --no-print-directory qemu-test
 
 # Benchmarks, measured inside the kernel (see test/bench/run_bench.py).
-bench: $(O)/kernel.elf | $(DEPS_STAMP)
+bench: $(O)/kernel.elf $(if $(filter qemu-virt,$(BOARD)),$(O)/kernel-demo.elf) | $(DEPS_STAMP)
 	$(Q)$(HOSTPY) test/bench/run_bench.py --board $(BOARD)

@@ -26,13 +26,6 @@
 #include <kernel/module.h>
 #include <kernel/platform.h>
 
-struct demo_pack {
-	const char *name;
-	const char *group;
-	const void *data;
-	unsigned long size;
-};
-
 extern const struct demo_pack demo_packs[] __attribute__((weak));
 extern const unsigned long demo_npacks __attribute__((weak));
 
@@ -44,7 +37,7 @@ static unsigned long npacks(void)
 	return &demo_npacks ? demo_npacks : 0;
 }
 
-static const struct demo_pack *find_pack(const char *name)
+const struct demo_pack *demo_find_pack(const char *name)
 {
 	for (unsigned long i = 0; i < npacks(); i++)
 		if (!strcmp(demo_packs[i].name, name))
@@ -76,7 +69,7 @@ static void log_state(void)
 
 static void apply_one(const char *name)
 {
-	const struct demo_pack *p = find_pack(name);
+	const struct demo_pack *p = demo_find_pack(name);
 	enum update_result r;
 
 	if (!p) {

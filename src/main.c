@@ -106,6 +106,7 @@ void kmain(unsigned long hartid, const void *fdt);
 void kmain(unsigned long hartid, const void *fdt)
 {
 	unsigned int n;
+	char val[16];
 	int err;
 
 	boot_hartid = (uint32_t)hartid;
@@ -136,11 +137,11 @@ void kmain(unsigned long hartid, const void *fdt)
 	console_start_rx();
 	defer_start();
 	update_engine_start();
-	if (!dt_bootarg(bootargs, "bench", NULL, 0)) {
+	if (!dt_bootarg(bootargs, "bench", val, sizeof(val)) && !strcmp(val, "update")) {
+		bench_update_start();
+	} else if (!dt_bootarg(bootargs, "bench", NULL, 0)) {
 		bench_start();
 	} else {
-		char val[8];
-
 		if (dt_bootarg(bootargs, "workload", val, sizeof(val)) || strcmp(val, "off"))
 			workload_start();
 		shell_start();

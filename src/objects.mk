@@ -5,4 +5,4 @@ objs-y += page_pool.o kheap.o devtree.o
 objs-y += ott.o ott_miss.o factory.o
 objs-y += thread.o quiesce.o sched_rr.o
 objs-y += driver.o irq.o console.o shell.o defer.o
-objs-y += workload.o bench.o demo.o
+objs-y += workload.o bench.o bench_update.o demo.o

@@ -16,6 +16,7 @@
 #include <kernel/log.h>
 #include <kernel/mem.h>
 #include <kernel/update_engine.h>
+#include <kernel/stw.h>
 
 extern char trap_vector[];
 extern char __text_start[], __text_end[];
@@ -114,6 +115,7 @@ static void interrupt(uint64_t irq)
 		csr_clear(sip, SIE_SSIE);
 		/* No other handler runs here now: a quiescent point (quiesce.c). */
 		__atomic_store_n(&h->gen, h->gen + 1, __ATOMIC_RELEASE);
+		stw_park_if_requested();
 		break;
 	case IRQ_S_EXT:
 		h->ext_irqs++;

@@ -47,13 +47,42 @@ uint64_t convert_max_blackout_ticks(bool reset)
 		     : __atomic_load_n(&max_blackout, __ATOMIC_ACQUIRE);
 }
 
+struct blackout_stats blackout_stats;
+
+void blackout_stats_reset(void)
+{
+	memset(&blackout_stats, 0, sizeof(blackout_stats));
+}
+
+static void atomic_max(volatile uint64_t *slot, uint64_t v)
+{
+	uint64_t cur = __atomic_load_n(slot, __ATOMIC_RELAXED);
+
+	while (v > cur && !__atomic_compare_exchange_n(slot, &cur, v, false, __ATOMIC_ACQ_REL,
+						       __ATOMIC_RELAXED))
+		;
+}
+
+static void bucket(uint64_t *hist, uint64_t ticks)
+{
+	int b = 0;
+
+	while (ticks >> (b + 1) && b < BLACKOUT_BUCKETS - 1)
+		b++;
+	__atomic_add_fetch(&hist[b], 1, __ATOMIC_RELAXED);
+}
+
 static void note_blackout(uint64_t ticks)
 {
-	uint64_t cur = __atomic_load_n(&max_blackout, __ATOMIC_RELAXED);
+	atomic_max(&max_blackout, ticks);
+	atomic_max(&blackout_stats.max_conversion, ticks);
+	bucket(blackout_stats.conversions, ticks);
+}
 
-	while (ticks > cur && !__atomic_compare_exchange_n(&max_blackout, &cur, ticks, false,
-							   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-		;
+static void note_wait(uint64_t ticks)
+{
+	atomic_max(&blackout_stats.max_wait, ticks);
+	bucket(blackout_stats.waits, ticks);
 }
 
 void cv_set_state(struct class_version *cv, int state)
@@ -250,11 +279,15 @@ int convert_instance(struct object *old, struct object **out)
  */
 static struct object *follow(struct object *self)
 {
+	uint64_t t0 = rdtime();
+	bool waited = false;
 	struct object *n;
 
 	while ((n = ott_slot_object(&kernel_ott, self->slot)) == self &&
 	       __atomic_load_n(&self->inflight, __ATOMIC_ACQUIRE))
-		__asm__ __volatile__("nop");
+		waited = true;
+	if (waited)
+		note_wait(rdtime() - t0);
 	return n;
 }
 
@@ -352,44 +385,104 @@ struct ip_frame *convert_find_frame(const struct class_version *cv)
 	return NULL;
 }
 
-/* The next instance of @f not at @target, or NULL. Caller holds f->lock. */
-static struct object *next_stale(struct factory *f, struct class_version *target)
+static bool stale(const struct object *o, const struct class_version *target)
 {
+	const struct class_version *cv = object_version(o);
+
+	return cv != target && (cv->state == CV_CONVERT || cv->state == CV_REVERT);
+}
+
+/*
+ * One walk over the instances, converting each stale one. A conversion
+ * puts the new object at the old one's place in the list, so the walk goes
+ * on from there. While it holds a cursor the walker must not be quiescent
+ * (the object under the cursor could be freed), so every WALK_BATCH
+ * conversions it lets go, marks a quiescent point (a long sweep must not
+ * hold every other update's quiescence wait) and starts again from the
+ * head. An instance destroyed under it also restarts the walk. Returns how
+ * many were busy (calls in them) and skipped.
+ */
+#define WALK_BATCH 8192
+
+static unsigned int convert_pass(struct factory *f, struct class_version *target, int *err,
+				 bool may_rest)
+{
+	unsigned int busy = 0, done = 0;
 	struct list_head *pos;
 
-	list_for_each(pos, &f->instances) {
-		struct object *o = list_entry(pos, struct object, node);
-		struct class_version *cv = object_version(o);
+	spin_lock(&f->lock);
+	pos = f->instances.next;
+	while (pos != &f->instances) {
+		struct object *o = list_entry(pos, struct object, node), *n;
+		int rc;
 
-		if (cv != target && (cv->state == CV_CONVERT || cv->state == CV_REVERT))
-			return o;
+		if (!stale(o, target)) {
+			pos = pos->next;
+			continue;
+		}
+		spin_unlock(&f->lock);
+		rc = convert_instance(o, &n);
+		if (may_rest && ++done % WALK_BATCH == 0) {
+			thread_quiescent();
+			spin_lock(&f->lock);
+			pos = f->instances.next;
+			continue;
+		}
+		spin_lock(&f->lock);
+		if (rc == -KE_NOMEM) {
+			*err = rc;
+			break;
+		}
+		if (rc)
+			busy++;
+		pos = rc ? &o->node : &n->node;
+		if (pos->next == pos)
+			pos = f->instances.next;	/* unlinked meanwhile: from the top */
+		else
+			pos = pos->next;
 	}
-	return NULL;
+	spin_unlock(&f->lock);
+	return busy;
+}
+
+unsigned int convert_all_now(struct factory *f)
+{
+	int err = 0;
+
+	return convert_pass(f, f->cur, &err, false);
+}
+
+static bool any_stale(struct factory *f, struct class_version *target)
+{
+	struct list_head *pos;
+	bool found = false;
+
+	spin_lock(&f->lock);
+	list_for_each(pos, &f->instances)
+		if (stale(list_entry(pos, struct object, node), target)) {
+			found = true;
+			break;
+		}
+	spin_unlock(&f->lock);
+	return found;
 }
 
 int convert_all(struct factory *f, uint64_t timeout_us)
 {
 	uint64_t deadline = rdtime() + timer_us_to_ticks(timeout_us);
+	int err = 0;
 
 	for (;;) {
 		struct class_version *target = f->cur;
-		struct object *o, *n;
-		int err;
 
-		spin_lock(&f->lock);
-		o = next_stale(f, target);
-		spin_unlock(&f->lock);
-		if (!o)
-			return 0;
-		/* Not quiescent until we yield, so @o cannot be freed under us. */
-		err = convert_instance(o, &n);
-		if (err == -KE_NOMEM)
+		convert_pass(f, target, &err, true);
+		if (err)
 			return err;
-		if (err) {
-			if (rdtime() > deadline)
-				return -KE_TIMEDOUT;
-			thread_yield();
-		}
+		if (!any_stale(f, target))
+			return 0;
+		if (rdtime() > deadline)
+			return -KE_TIMEDOUT;
+		thread_yield();	/* let the calls still in some instances finish */
 	}
 }
 

@@ -39,8 +39,9 @@
 #include <kernel/riscv.h>
 #include <kernel/errno.h>
 #include <kernel/export.h>
+#include <kernel/stw.h>
 
-#define QUIESCE_TIMEOUT_US	500000
+#define QUIESCE_TIMEOUT_US	2000000
 #define SELFTEST_TIMEOUT_US	1000000
 #define EAGER_TIMEOUT_US	2000000
 #define LAZY_DEFAULT_MIN	16	/* classes with more instances default to lazy */
@@ -49,6 +50,7 @@ struct update_record update_rec;
 volatile int update_busy;
 static uint32_t last_seq;
 enum update_result update_last_result;
+struct update_timing update_last_timing;
 
 static const char *const result_names[] = {
 	[UPDATE_OK] = "ok",
@@ -325,7 +327,39 @@ static void log_applied(struct class_work *cw, uint64_t switch_ticks)
 	     "blackout_us=%lu", factory_class(cw->f)->name, cw->from, cw->to,
 	     cw->lazy ? "lazy" : "eager", cw->instances,
 	     (unsigned long)timer_ticks_to_us(switch_ticks + cw->convert_ticks),
-	     (unsigned long)timer_ticks_to_us(convert_max_blackout_ticks(true)));
+	     (unsigned long)timer_ticks_to_us(convert_max_blackout_ticks(false)));
+}
+
+/* The switch: new versions in, factories swapped, old versions to CONVERT. */
+static void switch_versions(struct update_record *rec)
+{
+	for (unsigned int c = 0; c < rec->nclasses; c++) {
+		struct class_work *cw = &rec->classes[c];
+
+		cw->instances = cw->f->count;
+		link_versions(rec, cw);
+		set_old_versions(cw, CV_FORWARD, CV_CONVERT);
+		set_old_versions(cw, CV_CURRENT, CV_CONVERT);
+	}
+	last_seq = rec->pack.seq;
+}
+
+static void convert_eager(struct update_record *rec, uint64_t switched)
+{
+	for (unsigned int c = 0; c < rec->nclasses; c++) {
+		struct class_work *cw = &rec->classes[c];
+
+		if (!cw->lazy) {
+			uint64_t t1 = rdtime();
+
+			if (convert_all(cw->f, EAGER_TIMEOUT_US))
+				klog("update", "eager conversion of %s incomplete; the rest convert lazily",
+				     factory_class(cw->f)->name);
+			cw->convert_ticks = rdtime() - t1;
+		}
+		update_last_timing.apply_ticks += cw->convert_ticks;
+		log_applied(cw, switched);
+	}
 }
 
 static enum update_result commit(struct update_record *rec)
@@ -341,36 +375,58 @@ static enum update_result commit(struct update_record *rec)
 			set_old_versions(&rec->classes[c], CV_FORWARD, CV_CURRENT);
 		return UPDATE_ERR_TIMEOUT;
 	}
+	update_last_timing.quiesce_ticks = rdtime() - t0;
 	t0 = rdtime();
 	convert_max_blackout_ticks(true);
 	/* From the first switched instance on, a fault in new code rolls back. */
 	__atomic_store_n(&rec->phase, REC_PROBATION, __ATOMIC_RELEASE);
-	for (unsigned int c = 0; c < rec->nclasses; c++) {
-		struct class_work *cw = &rec->classes[c];
+	{
+		/* O(classes): nothing to gain from being preempted in the middle. */
+		unsigned long flags = irq_save();
 
-		cw->instances = cw->f->count;
-		link_versions(rec, cw);
-		set_old_versions(cw, CV_FORWARD, CV_CONVERT);
+		switch_versions(rec);
+		switched = rdtime() - t0;
+		irq_restore(flags);
 	}
-	last_seq = rec->pack.seq;
-	switched = rdtime() - t0;
+	update_last_timing.apply_ticks = switched;
+	convert_eager(rec, switched);
+	update_last_timing.max_blackout_ticks = convert_max_blackout_ticks(false);
+	return UPDATE_OK;
+}
+
+/* Everything at once while the other harts are stopped (baseline only). */
+static void stw_body(void *arg)
+{
+	struct update_record *rec = arg;
+
+	switch_versions(rec);
+	for (unsigned int c = 0; c < rec->nclasses; c++)
+		convert_all_now(rec->classes[c].f);
+}
+
+static enum update_result commit_stw(struct update_record *rec)
+{
+	uint64_t t0 = rdtime();
+
 	for (unsigned int c = 0; c < rec->nclasses; c++) {
-		struct class_work *cw = &rec->classes[c];
-
-		if (!cw->lazy) {
-			uint64_t t1 = rdtime();
-
-			if (convert_all(cw->f, EAGER_TIMEOUT_US))
-				klog("update", "eager conversion of %s incomplete; the rest convert lazily",
-				     factory_class(cw->f)->name);
-			cw->convert_ticks = rdtime() - t1;
-		}
-		log_applied(cw, switched);
+		rec->classes[c].probation = false;
+		rec->classes[c].lazy = false;
 	}
+	convert_max_blackout_ticks(true);
+	update_last_timing.pause_ticks = stw_run(stw_body, rec);
+	update_last_timing.apply_ticks = rdtime() - t0;
+	update_last_timing.max_blackout_ticks = convert_max_blackout_ticks(false);
+	for (unsigned int c = 0; c < rec->nclasses; c++)
+		log_applied(&rec->classes[c], update_last_timing.apply_ticks);
 	return UPDATE_OK;
 }
 
 enum update_result update_apply_pack(const void *pack, size_t size)
+{
+	return update_apply_pack_flags(pack, size, 0);
+}
+
+enum update_result update_apply_pack_flags(const void *pack, size_t size, unsigned int flags)
 {
 	struct update_record *rec = &update_rec;
 	enum update_result r;
@@ -380,8 +436,9 @@ enum update_result update_apply_pack(const void *pack, size_t size)
 		return UPDATE_ERR_BUSY;
 	memset(rec, 0, sizeof(*rec));
 	r = check(rec, pack, size, err, sizeof(err));
+	memset(&update_last_timing, 0, sizeof(update_last_timing));
 	if (r == UPDATE_OK)
-		r = commit(rec);
+		r = (flags & UPDATE_STOP_THE_WORLD) ? commit_stw(rec) : commit(rec);
 	if (r == UPDATE_OK && rec->phase == REC_ROLLBACK) {
 		/* Faulted already during the eager conversion: the monitor finishes it. */
 		probation_start(rec);

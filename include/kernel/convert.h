@@ -36,6 +36,9 @@ int convert_instance(struct object *old, struct object **out);
 /* Converts every instance of @f not at @target's version; yields between. */
 int convert_all(struct factory *f, uint64_t timeout_us);
 
+/* One pass converting what it can, never yielding (stop-the-world); busy count. */
+unsigned int convert_all_now(struct factory *f);
+
 /* Instances of @f whose version differs from the current one. */
 uint32_t convert_pending(struct factory *f);
 

@@ -63,6 +63,22 @@ const char *update_result_name(enum update_result r);
 /* Applies a pack already in memory (a FIT, docs/pack-format.md). */
 enum update_result update_apply_pack(const void *pack, size_t size);
 
+/*
+ * Benchmark baseline only: the same pack applied the way kpatch/Ksplice
+ * do, with every other hart stopped, no quiescence, no probation.
+ */
+#define UPDATE_STOP_THE_WORLD	(1U << 0)
+enum update_result update_apply_pack_flags(const void *pack, size_t size, unsigned int flags);
+
+/* Figures of the last applied pack, for benchmarks. */
+struct update_timing {
+	uint64_t apply_ticks;	/* switch + eager conversion (not the quiescence wait) */
+	uint64_t quiesce_ticks;	/* the forward phase's wait */
+	uint64_t pause_ticks;	/* stop-the-world only: how long harts were stopped */
+	uint64_t max_blackout_ticks;	/* longest single-instance conversion */
+};
+extern struct update_timing update_last_timing;
+
 /* Versions for reports: the current version of a class, 0 if unknown. */
 uint32_t update_class_version(const char *class_name);
 /* Last accepted pack sequence number. */

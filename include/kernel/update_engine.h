@@ -59,6 +59,20 @@ void update_engine_start(void);
 void probation_start(struct update_record *rec);
 /* Longest conversion since the last reset (the blackout a caller can see). */
 uint64_t convert_max_blackout_ticks(bool reset);
+
+/*
+ * Blackout figures in timer ticks, log2 buckets (bucket b: [2^b, 2^(b+1))):
+ * how long each conversion kept its instance unavailable, and how long
+ * each caller that met an instance being converted waited for it.
+ */
+#define BLACKOUT_BUCKETS 40
+struct blackout_stats {
+	uint64_t conversions[BLACKOUT_BUCKETS];
+	uint64_t waits[BLACKOUT_BUCKETS];
+	uint64_t max_conversion, max_wait;
+};
+extern struct blackout_stats blackout_stats;
+void blackout_stats_reset(void);
 /* Trap hook: a fault in code under probation. true if it was handled. */
 bool update_fault(struct trap_frame *tf);
 /* Waits until no pack is in flight (probation over, sweep done). */

@@ -20,7 +20,17 @@ $(DEMO_O)/mod/garbage.bin:
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOSTPY) -c "import sys; sys.stdout.buffer.write(b'\x7fELF\x02\x01\x01' + bytes((i * 37 + 11) & 255 for i in range(3000)))" > $@
 
-$(DEMO_O)/packs.S: $(DEMO_SRC)/packs.txt ota-server/packtool.py $(DEMO_MOD_OBJ) $(DEMO_O)/mod/garbage.bin | $(DEPS_STAMP)
+# Benchmark modules: bench_<class>_<from>.o from one source, e.g. bench_bench1000_1.o.
+BENCH_MODS   := $(foreach c,benchwarm bench1 bench1000 bench100000 benchstw,$(foreach v,1 2,bench_$(c)_$(v)))
+BENCH_MOD_OBJ := $(addprefix $(DEMO_O)/mod/,$(addsuffix .o,$(BENCH_MODS)))
+$(DEMO_O)/mod/bench_%.o: $(DEMO_SRC)/bench/bench_mod.c | $(DEPS_STAMP) $(LIBFDT_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)echo "  MODCC   bench $*"
+	$(Q)$(CC) $(MODCFLAGS) -DBCLASS='"$(word 1,$(subst _, ,$*))"' -DBFROM=$(word 2,$(subst _, ,$*)) \
+		-c $< -o $@.full
+	$(Q)$(OBJCOPY) --strip-debug $@.full $@
+
+$(DEMO_O)/packs.S: $(DEMO_SRC)/packs.txt ota-server/packtool.py $(DEMO_MOD_OBJ) $(BENCH_MOD_OBJ) $(DEMO_O)/mod/garbage.bin | $(DEPS_STAMP)
 	$(Q)echo "  PACKS   $(DEMO_SRC)/packs.txt"
 	$(Q)$(HOSTPY) ota-server/packtool.py batch $(DEMO_SRC)/packs.txt --modules $(DEMO_O)/mod \
 		--out $(DEMO_O)/packs --asm $@
