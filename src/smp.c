@@ -5,7 +5,11 @@
  * that comes up only has to switch onto what was made for it.
  *
  * Locking: harts[] entries are written before their hart starts and by
- * that hart afterwards; nharts_online only grows (atomic).
+ * that hart afterwards; nharts_online only grows (atomic). A started hart
+ * and the boot hart race on start_state: the hart goes online only if it
+ * gets there before the boot hart stops waiting for it, so `boot: ready
+ * harts=N` is always the truth. Indexes are given out when a hart goes
+ * online, so they stay dense.
  */
 #include <string.h>
 #include <kernel/smp.h>
@@ -27,10 +31,12 @@
 
 #define HART_STACK_ORDER 2
 
+enum { START_NONE, START_PENDING, START_ONLINE, START_ABANDONED };
+
 struct hart harts[MAX_HARTS];
 static struct hart *by_index[MAX_HARTS];
 unsigned int nharts_online;
-static unsigned int nharts_prepared;
+static unsigned int nharts_indexed;
 volatile bool vm_percpu_ready;
 uint32_t boot_hartid;
 
@@ -51,16 +57,19 @@ static int hart_prepare(struct hart *h, uint32_t hartid)
 	if (!cache)
 		return -KE_NOMEM;
 	h->hartid = hartid;
-	h->index = nharts_prepared;
 	spin_init(&h->sleep_lock, "sleepers");
 	list_init(&h->sleepers);
 	h->ott_cache = cache;
 	err = ott_add_cache(&kernel_ott, cache);
 	err = err ?: vm_hart_setup(h, cache, cache_bytes);
-	if (err)
-		return err;
-	by_index[nharts_prepared++] = h;
-	return 0;
+	return err;
+}
+
+/* Gives @h the next dense index; called by the hart itself going online. */
+static void hart_take_index(struct hart *h)
+{
+	h->index = __atomic_fetch_add(&nharts_indexed, 1, __ATOMIC_ACQ_REL);
+	by_index[h->index] = h;
 }
 
 int smp_boot_hart_setup(uint32_t hartid)
@@ -70,6 +79,8 @@ int smp_boot_hart_setup(uint32_t hartid)
 
 	if (err)
 		return err;
+	hart_take_index(h);
+	h->start_state = START_ONLINE;
 	vm_enable(h);
 	vm_percpu_ready = true;
 	return 0;
@@ -99,9 +110,18 @@ void secondary_main(unsigned long hartid);
 void secondary_main(unsigned long hartid)
 {
 	struct hart *h = &harts[hartid];
+	int pending = START_PENDING;
 
 	vm_enable(h);
 	__asm__ __volatile__("mv tp, %0" :: "r"(h->tls));
+	if (!__atomic_compare_exchange_n(&h->start_state, &pending, START_ONLINE, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		/* Too late: the kernel already runs without us. Stay out of the way. */
+		klog("smp", "hart came up late hartid=%u: left out", h->hartid);
+		for (;;)
+			wfi();
+	}
+	hart_take_index(h);
 	smp_hart_online();
 	sched_loop();
 }
@@ -121,6 +141,7 @@ static int start_one(uint32_t hartid)
 	err = hart_prepare(h, hartid);
 	if (err)
 		return err;
+	h->start_state = START_PENDING;
 	mb();
 	return (int)sbi_hart_start(hartid, (uintptr_t)secondary_entry, (uintptr_t)h->stack_top);
 }
@@ -168,6 +189,21 @@ unsigned int smp_start_secondaries(const void *fdt)
 	for (uint64_t end = rdtime() + timer_freq_hz; rdtime() < end;)
 		if (__atomic_load_n(&nharts_online, __ATOMIC_ACQUIRE) == started + 1)
 			break;
+	/* Whoever has not won its race by now is left out, for good. */
+	for (unsigned int id = 0; id < MAX_HARTS; id++) {
+		int pending = START_PENDING;
+
+		if (__atomic_compare_exchange_n(&harts[id].start_state, &pending, START_ABANDONED,
+						false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			klog("smp", "hart did not come up in time hartid=%u: left out", id);
+	}
+	/* Every state is final now; winners may still be on their way online. */
+	for (unsigned int id = 0, won = 0;; id = 0, won = 0) {
+		for (; id < MAX_HARTS; id++)
+			won += __atomic_load_n(&harts[id].start_state, __ATOMIC_ACQUIRE) == START_ONLINE;
+		if (__atomic_load_n(&nharts_online, __ATOMIC_ACQUIRE) == won)
+			break;
+	}
 	if (nharts_online != started + 1)
 		klog("smp", "only %u of %u harts came online", nharts_online, started + 1);
 	return nharts_online;

@@ -37,8 +37,10 @@ struct object;
 
 struct hart {
 	uint32_t hartid;	/* as the hardware and SBI number it */
-	uint32_t index;		/* 0..nharts-1, dense, for tables */
+	uint32_t index;		/* 0..nharts-1, dense, for tables; given when it goes online */
 	bool online;
+	/* Start handshake with the boot hart (smp.c): who decides a late hart's fate. */
+	volatile int start_state;
 	struct context sched_ctx;	/* the scheduler loop's registers */
 	struct thread *cur;		/* thread running here, NULL in the loop */
 	/* Quiescent-point counter: bumped each time the scheduler loop runs. */
