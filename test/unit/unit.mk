@@ -3,6 +3,8 @@
 # what else it links, so no shared list needs editing:
 #   // unit-srcs: src/page_pool.c src/kheap.c
 #   // unit-libs: -lfdt
+#   // unit-cflags: -Itest/unit/hostinc   (searched before include/: host
+#                                          stand-ins for target-only headers)
 # Real devicetrees dumped from QEMU are made in build/unit/dtb/ and passed
 # to the tests as UNIT_DTB_DIR.
 
@@ -18,12 +20,13 @@ include test/unit/elf_mod.mk
 
 unit-srcs = $(shell sed -n 's|^// unit-srcs: ||p' test/unit/test_$(1).c)
 unit-libs = $(shell sed -n 's|^// unit-libs: ||p' test/unit/test_$(1).c)
+unit-cflags = $(shell sed -n 's|^// unit-cflags: ||p' test/unit/test_$(1).c)
 
 define unit_rule
 $(UNIT_O)/test_$(1): test/unit/test_$(1).c $(call unit-srcs,$(1)) $(wildcard include/kernel/*.h) | $(DEPS_STAMP)
 	@mkdir -p $$(@D)
 	@echo "  HOSTCC  $$@"
-	$(Q)gcc $(UNIT_CFLAGS) -o $$@ test/unit/test_$(1).c $(call unit-srcs,$(1)) -lcmocka $(call unit-libs,$(1))
+	$(Q)gcc $(call unit-cflags,$(1)) $(UNIT_CFLAGS) -o $$@ test/unit/test_$(1).c $(call unit-srcs,$(1)) -lcmocka $(call unit-libs,$(1))
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 

@@ -49,3 +49,10 @@ $(O)/kernel-demo.elf: $(kobjs) $(DEMO_O)/packs.o $(O)/kernel.ld
 # the workload runs, prints the UART log, and checks every step.
 demo: $(O)/kernel-demo.elf | $(DEPS_STAMP)
 	$(Q)$(HOSTPY) test/demo/run_demo.py --kernel $(O)/kernel-demo.elf --packs $(DEMO_SRC)/packs.txt
+
+# For ota-server/ota.py build: how this kernel compiles update modules.
+.PHONY: print-modcflags
+print-modcflags:
+	@echo "CC=$(CC)"
+	@echo "OBJCOPY=$(OBJCOPY)"
+	@echo "MODCFLAGS=$(MODCFLAGS)"

@@ -1,0 +1,199 @@
+/*
+ * HTTP/1.1 request heads for the OTA agent (see http.h). Pure: no locks,
+ * no allocation; the head is collected in the request's own buffer and
+ * parsed once the blank line arrives. Only what the agent needs is
+ * understood: the request line, Content-Length, Expect and Connection.
+ * Transfer-Encoding is refused (411: send a Content-Length), so a body's
+ * size is always known before it arrives.
+ */
+#include <string.h>
+#include <kernel/http.h>
+
+void http_init(struct http_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->state = HTTP_HEAD;
+	r->content_length = -1;
+}
+
+static size_t fail(struct http_req *r, int status, size_t consumed)
+{
+	r->state = HTTP_ERROR;
+	r->status = status;
+	return consumed;
+}
+
+static bool ieq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char x = a[i], y = b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x += 'a' - 'A';
+		if (y >= 'A' && y <= 'Z')
+			y += 'a' - 'A';
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+static bool token_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' || c == '_';
+}
+
+/* "METHOD SP path SP HTTP/1.x" */
+static int parse_request_line(struct http_req *r, const char *s, size_t n)
+{
+	const char *sp1 = memchr(s, ' ', n), *sp2;
+	size_t mlen, plen;
+
+	if (!sp1)
+		return 400;
+	mlen = (size_t)(sp1 - s);
+	sp2 = memchr(sp1 + 1, ' ', n - mlen - 1);
+	if (!sp2 || mlen == 0)
+		return 400;
+	plen = (size_t)(sp2 - sp1 - 1);
+	if (mlen >= sizeof(r->method))
+		return 501;
+	for (size_t i = 0; i < mlen; i++)
+		if (s[i] < 'A' || s[i] > 'Z')
+			return 400;
+	if (plen == 0 || sp1[1] != '/')
+		return 400;
+	if (plen >= sizeof(r->path))
+		return 414;
+	for (size_t i = 0; i < plen; i++)
+		if ((unsigned char)sp1[1 + i] <= ' ' || (unsigned char)sp1[1 + i] >= 0x7f)
+			return 400;
+	if (n - (size_t)(sp2 + 1 - s) != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) ||
+	    (sp2[8] != '0' && sp2[8] != '1'))
+		return sp2[1] == 'H' ? 505 : 400;
+	memcpy(r->method, s, mlen);
+	memcpy(r->path, sp1 + 1, plen);
+	return 0;
+}
+
+static int parse_length(struct http_req *r, const char *v, size_t n, long long max_body)
+{
+	long long x = 0;
+
+	if (n == 0 || r->content_length >= 0)
+		return 400;	/* empty, or given twice */
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return 400;
+		if (x > (max_body + 1) * 10)
+			return 413;
+		x = x * 10 + (v[i] - '0');
+	}
+	if (x > max_body)
+		return 413;
+	r->content_length = x;
+	return 0;
+}
+
+static int parse_header(struct http_req *r, const char *s, size_t n, long long max_body)
+{
+	const char *colon = memchr(s, ':', n);
+	size_t nlen, vlen;
+	const char *v;
+
+	if (!colon || colon == s)
+		return 400;
+	nlen = (size_t)(colon - s);
+	for (size_t i = 0; i < nlen; i++)
+		if (!token_char(s[i]))
+			return 400;
+	v = colon + 1;
+	vlen = n - nlen - 1;
+	while (vlen && (*v == ' ' || *v == '\t'))
+		v++, vlen--;
+	while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+		vlen--;
+	if (nlen == 14 && ieq(s, "content-length", 14))
+		return parse_length(r, v, vlen, max_body);
+	if (nlen == 17 && ieq(s, "transfer-encoding", 17))
+		return 411;
+	if (nlen == 6 && ieq(s, "expect", 6))
+		r->expect_continue = vlen == 12 && ieq(v, "100-continue", 12);
+	if (nlen == 10 && ieq(s, "connection", 10))
+		r->close = vlen == 5 && ieq(v, "close", 5);
+	return 0;
+}
+
+/* Parses the complete head in r->head[0..r->used), lines ending in CRLF. */
+static int parse_head(struct http_req *r, long long max_body)
+{
+	const char *p = r->head, *end = r->head + r->used;
+	bool first = true;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n;
+		int rc;
+
+		if (!eol || eol == p || eol[-1] != '\r')
+			return 400;	/* bare LF or no line end */
+		n = (size_t)(eol - 1 - p);
+		if (n == 0)
+			return first ? 400 : 0;	/* the blank line */
+		for (size_t i = 0; i < n; i++)
+			if (p[i] == '\0' || p[i] == '\r')
+				return 400;
+		rc = first ? parse_request_line(r, p, n) : parse_header(r, p, n, max_body);
+		if (rc)
+			return rc;
+		first = false;
+		p = eol + 1;
+	}
+	return 400;
+}
+
+size_t http_feed(struct http_req *r, const char *data, size_t len, long long max_body)
+{
+	size_t i;
+
+	if (r->state != HTTP_HEAD)
+		return 0;
+	for (i = 0; i < len; i++) {
+		int rc;
+
+		if (r->used >= sizeof(r->head))
+			return fail(r, 431, i);
+		r->head[r->used++] = data[i];
+		if (r->used < 4 || memcmp(r->head + r->used - 4, "\r\n\r\n", 4))
+			continue;
+		rc = parse_head(r, max_body);
+		if (rc)
+			return fail(r, rc, i + 1);
+		r->state = HTTP_BODY;
+		return i + 1;
+	}
+	return i;
+}
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 422: return "Unprocessable Entity";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
