@@ -102,6 +102,26 @@ static int version_of(void *ctx, const char *class_name, uint32_t *v)
 
 /* --- check ------------------------------------------------------------ */
 
+enum update_result update_verify_pack(const void *pack, size_t size, uint32_t *seq,
+				      unsigned int *steps, char *err, size_t errlen)
+{
+	struct pack *p = kzalloc(sizeof(*p));
+	enum update_result r;
+	int rc;
+
+	if (!p)
+		return UPDATE_ERR_NOMEM;
+	rc = pack_parse(pack, size, p, err, errlen);
+	if (rc)
+		r = pack_err_integrity(rc) ? UPDATE_ERR_INTEGRITY : UPDATE_ERR_MALFORMED;
+	else
+		r = chain_check(p, KERNEL_ABI, last_seq, version_of, NULL, err, errlen);
+	*seq = p->seq;
+	*steps = p->nsteps;
+	kfree(p);
+	return r;
+}
+
 struct selftest_run {
 	int (*fn)(const struct class *cls);
 	const struct class *cls;

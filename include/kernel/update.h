@@ -79,6 +79,14 @@ struct update_timing {
 };
 extern struct update_timing update_last_timing;
 
+/*
+ * Checks a pack without applying it or loading code: structure, signature,
+ * hashes, ABI, sequence number and version chain. Fills *seq and *steps;
+ * @err gets what failed.
+ */
+enum update_result update_verify_pack(const void *pack, size_t size, uint32_t *seq,
+				      unsigned int *steps, char *err, size_t errlen);
+
 /* Versions for reports: the current version of a class, 0 if unknown. */
 uint32_t update_class_version(const char *class_name);
 /* Last accepted pack sequence number. */
