@@ -30,7 +30,7 @@ DEB_PKGS := gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf \
 	qemu-system-misc opensbi u-boot-qemu u-boot-tools device-tree-compiler \
 	libfdt-dev python3-libfdt python3-cryptography python3-pytest \
 	gdb-multiarch libcmocka-dev linux-source-6.1 e2fsprogs fdisk \
-	python3-cryptography-vectors
+	python3-cryptography-vectors openssl python3-tqdm
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: all deps run debug test unit qemu-test bench clean distclean boards
@@ -120,6 +120,8 @@ $(O)/kernel.itb: $(O)/kernel.its $(O)/kernel.bin
 	$(Q)cd $(O) && mkimage -q -f kernel.its kernel.itb
 
 -include $(filter-out $(O)/libfdt/%,$(kobjs:.o=.d))
+
+include platform/keys.mk
 
 include update/demos/demos.mk
 
