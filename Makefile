@@ -33,7 +33,7 @@ DEB_PKGS := gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf \
 	python3-cryptography-vectors openssl python3-tqdm
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps run debug test unit qemu-test bench clean distclean boards
+.PHONY: all deps run debug test unit qemu-test ota-test bench clean distclean boards
 
 all: $(O)/kernel.elf $(O)/kernel.bin $(O)/kernel.itb
 
@@ -140,11 +140,17 @@ clean:
 distclean:
 	rm -rf build
 
-# Every test: host unit tests, every board builds, QEMU integration tests.
+# Every test: host unit tests, the host tool's tests, every board builds,
+# QEMU integration tests.
 test: | $(DEPS_STAMP)
 	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory ota-test
 	$(Q)$(MAKE) --no-print-directory boards
 	$(Q)$(MAKE) --no-print-directory qemu-test
+
+# ota-server/ tool tests (pytest; only 127.0.0.1 traffic).
+ota-test: $(O)/kernel.elf | $(DEPS_STAMP)
+	$(Q)PYTHONDONTWRITEBYTECODE=1 $(HOSTPY) -m pytest -q -p no:cacheprovider test/ota
 
 # Benchmarks, measured inside the kernel (see test/bench/run_bench.py).
 bench: $(O)/kernel.elf $(if $(filter qemu-virt,$(BOARD)),$(O)/kernel-demo.elf) | $(DEPS_STAMP)

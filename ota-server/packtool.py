@@ -56,8 +56,16 @@ def dts_string(s):
     return '"%s"' % s
 
 
-def its_text(seq, steps, description=None):
-    """The .its source of a pack with these steps."""
+SIGN_ALGO = "sha256,rsa2048"
+
+
+def its_text(seq, steps, description=None, sign_key=None):
+    """The .its source of a pack with these steps.
+
+    sign_key: a key name (mkimage's key-name-hint: <keydir>/<name>.key and
+    .crt); the configuration then carries a signature-1 node over the
+    loadables, which `mkimage -k keydir -r` fills in.
+    """
     lines = ["/dts-v1/;", "", "/ {",
              "\tdescription = %s;" % dts_string(description or "update pack %d" % seq),
              "\t#address-cells = <1>;", "", "\timages {"]
@@ -82,15 +90,27 @@ def its_text(seq, steps, description=None):
     lines += ["\t};", "", "\tconfigurations {", '\t\tdefault = "conf-1";', "\t\tconf-1 {",
               "\t\t\tdescription = %s;" % dts_string("pack %d" % seq),
               "\t\t\tupdate,seq = <%d>;" % seq,
-              "\t\t\tloadables = %s;" % ", ".join(dts_string(n) for n in names),
-              "\t\t};", "\t};", "};", ""]
+              "\t\t\tloadables = %s;" % ", ".join(dts_string(n) for n in names)]
+    if sign_key:
+        lines += ["\t\t\tsignature-1 {",
+                  "\t\t\t\talgo = %s;" % dts_string(SIGN_ALGO),
+                  "\t\t\t\tkey-name-hint = %s;" % dts_string(sign_key),
+                  '\t\t\t\tsign-images = "loadables";',
+                  "\t\t\t};"]
+    lines += ["\t\t};", "\t};", "};", ""]
     return "\n".join(lines)
 
 
-def mkimage(its_path, itb_path):
+def mkimage(its_path, itb_path, keydir=None, pubkey_dtb=None):
+    """Runs mkimage on a .its. keydir: sign (-k keydir -r); pubkey_dtb:
+    also write the public key into that dtb (-K), marked required."""
     env = dict(os.environ, SOURCE_DATE_EPOCH="0")
-    r = subprocess.run(["mkimage", "-q", "-f", its_path, itb_path], env=env,
-                       capture_output=True, text=True)
+    cmd = ["mkimage", "-q", "-f", its_path]
+    if keydir:
+        cmd += ["-k", keydir, "-r"]
+        if pubkey_dtb:
+            cmd += ["-K", pubkey_dtb]
+    r = subprocess.run(cmd + [itb_path], env=env, capture_output=True, text=True)
     if r.returncode:
         raise PackError("mkimage failed for %s: %s" % (its_path, r.stderr.strip()))
 
@@ -106,11 +126,17 @@ def tamper(itb_path, module_path):
     open(itb_path, "wb").write(bytes(blob))
 
 
-def build_pack(seq, steps, out, do_tamper=False):
+def build_pack(seq, steps, out, do_tamper=False, keydir=None, key_name=None, its_copy=None):
+    """Builds a pack; with keydir and key_name it is signed by that key."""
+    if bool(keydir) != bool(key_name):
+        raise PackError("signing needs both a key directory and a key name")
     with tempfile.TemporaryDirectory() as tmp:
         its = os.path.join(tmp, "pack.its")
-        open(its, "w").write(its_text(seq, steps))
-        mkimage(its, out)
+        text = its_text(seq, steps, sign_key=key_name)
+        open(its, "w").write(text)
+        if its_copy:
+            open(its_copy, "w").write(text)
+        mkimage(its, out, keydir=keydir)
     if do_tamper:
         tamper(out, steps[0]["module"])
 

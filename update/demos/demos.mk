@@ -51,8 +51,11 @@ demo: $(O)/kernel-demo.elf | $(DEPS_STAMP)
 	$(Q)$(HOSTPY) test/demo/run_demo.py --kernel $(O)/kernel-demo.elf --packs $(DEMO_SRC)/packs.txt
 
 # For ota-server/ota.py build: how this kernel compiles update modules.
+# $(info) prints the values as make hands them to the shell (shell syntax);
+# an echo through the shell would drop the quotes of -DPLAT_NAME='"..."'.
 .PHONY: print-modcflags
 print-modcflags:
-	@echo "CC=$(CC)"
-	@echo "OBJCOPY=$(OBJCOPY)"
-	@echo "MODCFLAGS=$(MODCFLAGS)"
+	$(info CC=$(CC))
+	$(info OBJCOPY=$(OBJCOPY))
+	$(info MODCFLAGS=$(MODCFLAGS))
+	@:
