@@ -3,6 +3,9 @@
 #   make run BOOT=uboot       OpenSBI + U-Boot (S-mode), which bootm's kernel.itb
 #   make debug                like run, but halted with a gdb stub on :1234
 #   ARGS="..."                kernel command line (e.g. ARGS="shutdown=5")
+#   NET=user (default)        QEMU user networking, restrict=on (the guest reaches
+#                             nothing outside), 127.0.0.1:$(HOSTPORT) forwarded to
+#                             the agent's port 8080;  NET=none: no network at all
 # The console stays on the terminal and is also written to build/<board>/uart.log.
 
 SMP  ?= $(PLAT_QEMU_SMP)
@@ -11,7 +14,16 @@ ARGS ?=
 
 QEMU_CONSOLE = -nographic -chardev stdio,id=con0,mux=on,signal=on,logfile=$(O)/uart.log \
 	-serial chardev:con0 -mon chardev=con0,mode=readline
-QEMU_BASE = $(QEMU) -M $(PLAT_QEMU_MACHINE) -smp $(SMP) -m $(MEM) $(PLAT_QEMU_EXTRA) $(PLAT_QEMU_END)
+NET      ?= user
+HOSTPORT ?= 8080
+# Always explicit: without network options QEMU would attach an unrestricted
+# user-mode network to boards with a built-in NIC (sifive_u's GEM).
+ifeq ($(NET),user)
+QEMU_NET = -netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$(HOSTPORT)-:8080 $(PLAT_QEMU_NIC)
+else
+QEMU_NET = -nic none
+endif
+QEMU_BASE = $(QEMU) -M $(PLAT_QEMU_MACHINE) -smp $(SMP) -m $(MEM) $(PLAT_QEMU_EXTRA) $(PLAT_QEMU_END) $(QEMU_NET)
 QEMU_DIRECT = $(QEMU_BASE) -bios $(OPENSBI) -kernel $(O)/kernel.elf -append "$(ARGS)"
 
 ifeq ($(BOOT),uboot)

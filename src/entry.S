@@ -16,6 +16,17 @@ _start:
 	mv	tp, zero		/* tp pointed into OpenSBI's memory */
 	li	t0, PLAT_MAX_HARTS
 	bgeu	a0, t0, .Lpark
+	/*
+	 * Only the first hart here may boot. OpenSBI 1.1 can send a hart we
+	 * start with HSM here (its cold-boot address, a1 = the DTB) instead of
+	 * to secondary_entry: such a hart must not touch .bss. It waits for
+	 * the stack the boot hart made for it and joins as a secondary.
+	 */
+	la	t0, boot_claimed
+	li	t1, 1
+	amoswap.w.aq t1, t1, (t0)
+	bnez	t1, .Llate
+
 	la	sp, boot_stacks
 	addi	t1, a0, 1
 	slli	t1, t1, BOOT_STACK_SHIFT
@@ -31,6 +42,15 @@ _start:
 .Lpark:
 	wfi
 	j	.Lpark
+
+.Llate:
+	la	t0, smp_secondary_stack
+	slli	t1, a0, 3
+	add	t0, t0, t1
+3:	ld	a1, 0(t0)
+	beqz	a1, 3b
+	fence	r, rw
+	j	secondary_entry
 
 	.globl secondary_entry
 secondary_entry:
@@ -172,6 +192,11 @@ trap_vector:
 	/* Last: the saved sp, which a handler may have redirected (update retry). */
 	ld	x2, 2*8(sp)
 	sret
+
+	.data
+	.align 3
+boot_claimed:
+	.word	0			/* in .data: .bss is zeroed after the claim */
 
 	.bss
 	.align 12

@@ -34,6 +34,12 @@
 enum { START_NONE, START_PENDING, START_ONLINE, START_ABANDONED };
 
 struct hart harts[MAX_HARTS];
+/*
+ * Stack top of each started secondary, for a hart that OpenSBI sends to
+ * _start instead of secondary_entry (entry.S). In .data: it must survive
+ * the .bss clear a late hart could race with.
+ */
+uintptr_t smp_secondary_stack[MAX_HARTS] __attribute__((section(".data")));
 static struct hart *by_index[MAX_HARTS];
 unsigned int nharts_online;
 static unsigned int nharts_indexed;
@@ -143,6 +149,7 @@ static int start_one(uint32_t hartid)
 		return err;
 	h->start_state = START_PENDING;
 	mb();
+	__atomic_store_n(&smp_secondary_stack[hartid], (uintptr_t)h->stack_top, __ATOMIC_RELEASE);
 	return (int)sbi_hart_start(hartid, (uintptr_t)secondary_entry, (uintptr_t)h->stack_top);
 }
 

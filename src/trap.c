@@ -6,6 +6,7 @@
  * running (scheduler loop, interrupt handler), the hart. Other harts and
  * threads keep running. Runs with interrupts off (the hardware clears SIE).
  */
+#include <stdio.h>
 #include <string.h>
 #include <kernel/trap.h>
 #include <kernel/riscv.h>
@@ -54,12 +55,15 @@ static int in_text(uint64_t pc)
  */
 static void backtrace(const struct trap_frame *f)
 {
+	char line[LOG_LINE_MAX];
 	uint64_t fp = f->regs[8];
+	size_t n;
 
-	kprintf("  backtrace: %#lx", (unsigned long)f->regs[0]);
+	/* One write, so another hart's line cannot land in the middle. */
+	n = (size_t)snprintf(line, sizeof(line), "  backtrace: %#lx", (unsigned long)f->regs[0]);
 	if (in_text(f->regs[1]))
-		kprintf(" %#lx", (unsigned long)f->regs[1]);
-	for (int depth = 0; depth < 8; depth++) {
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %#lx", (unsigned long)f->regs[1]);
+	for (int depth = 0; depth < 8 && n < sizeof(line) - 24; depth++) {
 		uint64_t ra;
 
 		if (fp & 7 || fp < mem_ram_base + 16 || fp > mem_ram_end)
@@ -68,9 +72,10 @@ static void backtrace(const struct trap_frame *f)
 		fp = ((uint64_t *)fp)[-2];
 		if (!in_text(ra))
 			break;
-		kprintf(" %#lx", (unsigned long)ra);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %#lx", (unsigned long)ra);
 	}
-	kputs("\n");
+	snprintf(line + n, sizeof(line) - n, "\n");
+	kputs(line);
 }
 
 static void fault(struct trap_frame *f)
@@ -116,6 +121,8 @@ static void interrupt(uint64_t irq)
 		/* No other handler runs here now: a quiescent point (quiesce.c). */
 		__atomic_store_n(&h->gen, h->gen + 1, __ATOMIC_RELEASE);
 		stw_park_if_requested();
+		/* A kick usually means work was queued here: let it run now. */
+		h->need_resched = true;
 		break;
 	case IRQ_S_EXT:
 		h->ext_irqs++;

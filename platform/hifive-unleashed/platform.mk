@@ -7,6 +7,8 @@ PLAT_QEMU_MACHINE := sifive_u
 PLAT_QEMU_SMP   ?= 5
 PLAT_QEMU_MEM   ?= 512M
 PLAT_QEMU_EXTRA :=
+# The board's own Cadence GEM, attached to the run's network.
+PLAT_QEMU_NIC   := -global cadence_gem.netdev=n0
 # OpenSBI cannot power this machine off; the kernel asks for a cold reboot
 # and QEMU exits instead of rebooting.
 PLAT_QEMU_END   := -no-reboot

@@ -6,6 +6,8 @@ PLAT_QEMU_MACHINE := virt
 PLAT_QEMU_SMP   ?= 4
 PLAT_QEMU_MEM   ?= 256M
 PLAT_QEMU_EXTRA :=
+# The NIC for `make run` (virtio-net on virtio-mmio, legacy interface).
+PLAT_QEMU_NIC   := -device virtio-net-device,netdev=n0
 # SBI SRST shutdown works here, so a test run ends with a clean power-off.
 PLAT_QEMU_END   :=
 PLAT_UBOOT      := /usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin

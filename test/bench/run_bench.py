@@ -20,7 +20,7 @@ MACHINES = {"qemu-virt": ("virt", "4", "256M", []),
 
 def boot(kernel, board, icount, timeout):
     machine, smp, mem, extra = MACHINES[board]
-    cmd = ["qemu-system-riscv64", "-M", machine, "-smp", smp, "-m", mem,
+    cmd = ["qemu-system-riscv64", "-M", machine, "-smp", smp, "-m", mem, "-nic", "none",
            "-nographic", "-bios", OPENSBI, "-kernel", kernel,
            "-append", "bench"] + extra
     if icount:
@@ -36,7 +36,8 @@ def boot(kernel, board, icount, timeout):
 def boot_update_bench(kernel, board, timeout):
     """The live-update benchmark (bench=update) prints its own table."""
     machine, smp, mem, extra = MACHINES[board]
-    cmd = ["qemu-system-riscv64", "-M", machine, "-smp", smp, "-m", mem, "-nographic",
+    cmd = ["qemu-system-riscv64", "-M", machine, "-smp", smp, "-m", mem, "-nic", "none",
+           "-nographic",
            "-bios", OPENSBI, "-kernel", kernel, "-append", "bench=update"] + extra
     out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                          timeout=timeout).stdout

@@ -36,7 +36,8 @@ def expected_versions(entries):
 
 
 def run(kernel, timeout):
-    cmd = ["qemu-system-riscv64", "-M", "virt", "-smp", "4", "-m", "256M", "-nographic",
+    cmd = ["qemu-system-riscv64", "-M", "virt", "-smp", "4", "-m", "256M", "-nic", "none",
+           "-nographic",
            "-bios", OPENSBI, "-kernel", kernel, "-append", "demo halt shutdown=%d" % timeout]
     lines = []
     start = time.monotonic()

@@ -7,7 +7,7 @@
 Every instance is started at once, named after the test (UART log in
 build/test/qemu/<name>.log) and killed at teardown if it still runs. When a
 test fails, the tail of the UART log of every run it used is attached to
-the report.
+the report (unless the test set `q.report = False` on a run).
 """
 import os
 import re
@@ -93,7 +93,7 @@ def pytest_runtest_makereport(item, call):
     seen = set()
     for v in getattr(item, "funcargs", {}).values():
         for q in _runs_of(v):
-            if id(q) in seen:
+            if id(q) in seen or not getattr(q, "report", True):
                 continue
             seen.add(id(q))
             rep.sections.append((f"QEMU {q.name}: {q.status()}",

@@ -205,6 +205,9 @@ class Qemu:
             for d in drives:
                 argv += ["-drive", d]
             argv += list(extra_args)
+        if not any(a in ("-nic", "-netdev", "-net") for a in argv):
+            # QEMU's default would be an unrestricted user network (sifive_u's GEM).
+            argv += ["-nic", "none"]
         if console:
             argv += ["-serial", "stdio", "-display", "none", "-monitor", "none"]
         self.argv = argv
@@ -222,6 +225,7 @@ class Qemu:
         self.start_time = None
         self.end_time = None
         self.cursor = 0            # wait_for() searches from here
+        self.report = True         # conftest: attach the log tail to failure reports
         self._proc = None
         self._cond = threading.Condition()
         self._eof = False
