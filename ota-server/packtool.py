@@ -185,7 +185,15 @@ def cmd_batch(a):
             elif len(head) == 5:
                 spec = spec.replace(":" + head[4], ":" + head[4] + ".o", 1)
             steps.append(parse_step(spec, a.modules))
-        build_pack(e["seq"], steps, os.path.join(a.out, e["name"] + ".itb"), "tamper" in e["flags"])
+        keydir, key = (a.keys, a.key_name) if a.keys else (None, None)
+        if "unsigned" in e["flags"]:
+            keydir, key = None, None
+        elif "otherkey" in e["flags"]:
+            if not a.other_keys:
+                raise PackError("pack %s wants --other-keys" % e["name"])
+            keydir = a.other_keys
+        build_pack(e["seq"], steps, os.path.join(a.out, e["name"] + ".itb"),
+                   "tamper" in e["flags"], keydir=keydir, key_name=key)
     open(a.asm, "w").write(asm_text(entries, a.out))
 
 
@@ -206,6 +214,10 @@ def main(argv=None):
     p.add_argument("--modules", required=True, help="folder of the compiled modules")
     p.add_argument("--out", required=True, help="folder for the .itb files")
     p.add_argument("--asm", required=True, help="assembly file to write")
+    p.add_argument("--keys", help="mkimage key directory to sign the packs with")
+    p.add_argument("--key-name", default="dev", help="key name in --keys (default dev)")
+    p.add_argument("--other-keys", help="a second key directory (same key name), for "
+                   "packs flagged otherkey: signed by a key the board does not trust")
     a = ap.parse_args(argv)
     try:
         if a.cmd == "its":

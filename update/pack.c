@@ -16,9 +16,10 @@
  * against the bytes actually received.
  *
  * Order of checks (docs/pack-format.md): structure, configuration, step
- * properties, then hashes. The configuration signature (OTA work) slots in
- * before the hashes: the hash values are only worth checking once the
- * signature says they are the publisher's.
+ * properties, the configuration signature, then hashes: the hash values
+ * are only worth checking once the signature (update/fit_sig.c, U-Boot's
+ * verified-boot rules, against the public key dtb of update/keys.S) says
+ * they are the publisher's.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include <libfdt.h>
 #include <kernel/devtree.h>
 #include <kernel/errno.h>
+#include <kernel/fit_sig.h>
 #include <kernel/pack.h>
 #include <kernel/sha256.h>
 
@@ -414,6 +416,50 @@ static int pack_parse_step(struct pack_ctx *c, struct pack_step *s, int node)
 	return pack_step_data(c, s, node);
 }
 
+/* --- the configuration signature ---------------------------------------- */
+
+#ifdef HOST_TEST
+/* Host tests bring their own keys (pack_set_keys()); none: every pack fails. */
+static const void *pack_keys;
+static size_t pack_keys_size;
+
+void pack_set_keys(const void *keys_dtb, size_t size)
+{
+	pack_keys = keys_dtb;
+	pack_keys_size = size;
+}
+
+static const void *pack_get_keys(size_t *size)
+{
+	*size = pack_keys_size;
+	return pack_keys;
+}
+#else
+extern const uint8_t update_keys_dtb[], update_keys_dtb_end[];
+
+/* The kernel's keys are the rodata of update/keys.S: nothing can swap them. */
+static const void *pack_get_keys(size_t *size)
+{
+	*size = (size_t)(update_keys_dtb_end - update_keys_dtb);
+	return update_keys_dtb;
+}
+#endif
+
+/* The configuration must be signed as the keys' policy asks (fit_sig.h). */
+static int pack_verify_signature(struct pack_ctx *c, const struct pack *p)
+{
+	size_t size;
+	const void *keys = pack_get_keys(&size);
+
+	int rc;
+
+	if (!keys)
+		return pack_fail(c, -KE_NOENT, "pack: no public keys");
+	rc = fit_sig_verify(c->fit, c->size, p->config, keys, size, c->err, c->errlen);
+	/* Unsigned, or signed by a key we do not hold: not authentic, like a bad signature. */
+	return rc == -KE_NOENT ? -KE_PERM : rc;
+}
+
 /* --- image hashes --------------------------------------------------------- */
 
 /* One sha256 hash node: its value must be the digest of the step's data. */
@@ -496,11 +542,9 @@ int pack_parse(const void *fit, size_t size, struct pack *p, char *err, size_t e
 		if ((ret = pack_parse_step(&c, &p->steps[i], nodes[i])))
 			return ret;
 	}
-	/*
-	 * pack_verify_signature(&c, cfg) goes here (OTA work): it needs the
-	 * configuration node and the image nodes found above, and its verdict
-	 * is what makes the hash values below worth comparing against.
-	 */
+	/* its verdict is what makes the hash values below worth comparing */
+	if ((ret = pack_verify_signature(&c, p)))
+		return ret;
 	for (i = 0; i < p->nsteps; i++) {
 		if ((ret = pack_check_hashes(&c, &p->steps[i], nodes[i])))
 			return ret;

@@ -2,9 +2,10 @@
  * Update pack parser: reads a FIT image made by mkimage (docs/pack-format.md)
  * into a struct pack, checking everything that can be checked from the
  * pack alone: the FDT structure, the default configuration, every step's
- * properties and its sha256 image hash. Chain rules (versions, sequence
- * number against the device, ABI) belong to the update engine; the
- * configuration signature will be checked here once the OTA work adds it.
+ * properties, the configuration signature (include/kernel/fit_sig.h: U-Boot
+ * verified-boot rules, the kernel's public key dtb) and every sha256 image
+ * hash. Chain rules (versions, sequence number against the device, ABI)
+ * belong to the update engine.
  *
  * Error codes, and the LwM2M firmware result the OTA agent reports:
  *
@@ -12,16 +13,22 @@
  *     -KE_BADMSG	not a well-formed FDT: bad header, truncated, broken
  *			structure, external data outside the blob
  *     -KE_FAULT	an image's data does not match its sha256 value
+ *     -KE_PERM		the configuration signature does not verify: RSA
+ *			check failed, signed by another key (or no key we hold),
+ *			no signature at all, hashed-nodes not covering the
+ *			configuration, an image or a hash node
  *
  *   unsupported package: intact bytes, but not a pack this kernel takes
  *     -KE_NOENT	a required node or property is missing (no default
  *			configuration, no update,seq, a loadable naming no
- *			image, no sha256 hash node, ...)
+ *			image, no sha256 hash node, no public keys in the
+ *			kernel, ...)
  *     -KE_INVAL	a property is present but malformed (wrong length, bad
  *			class name, unknown mode, duplicate loadable, ...)
  *     -KE_NOTSUP	well-formed but unsupported value: arch other than
  *			"riscv", compression other than "none", type other than
- *			"firmware", os other than "elf", only non-sha256 hashes
+ *			"firmware", os other than "elf", only non-sha256 hashes,
+ *			a signature algo other than sha256,rsa2048/3072/4096
  *     -KE_RANGE	more than PACK_MAX_STEPS loadables or
  *			PACK_MAX_REQUIRES requirements in one step
  *
@@ -88,10 +95,15 @@ struct pack {
  */
 int pack_parse(const void *fit, size_t size, struct pack *p, char *err, size_t errlen);
 
+#ifdef HOST_TEST
+/* Host tests: the key dtb (mkimage -K) pack_parse() checks signatures with. */
+void pack_set_keys(const void *keys_dtb, size_t size);
+#endif
+
 /* True for the codes the OTA agent reports as an integrity failure. */
 static inline bool pack_err_integrity(int err)
 {
-	return err == -KE_BADMSG || err == -KE_FAULT;
+	return err == -KE_BADMSG || err == -KE_FAULT || err == -KE_PERM;
 }
 
 #endif

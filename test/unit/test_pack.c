@@ -1,12 +1,24 @@
-// unit-srcs: update/pack.c update/sha256.c src/devtree.c
+// unit-srcs: update/pack.c update/sha256.c src/devtree.c update/fit_sig.c update/rsa.c
 // unit-libs: -lfdt
 /*
  * Host tests of the pack parser against packs the real mkimage built at
  * test-build time (test/unit/pack.mk, from the .its files in test/unit/pack/): one
  * step; three steps over two classes with every mode and a requires list;
- * the same with mkimage -E (data-offset) and -E -p (data-position). Then
- * copies broken on purpose with libfdt or byte patches, each checked for
- * its error code and for a message naming the node at fault.
+ * the same with mkimage -E (data-offset) and -E -p (data-position); edge
+ * values, hash nodes and PACK_MAX_STEPS steps (edge, sha1, max). All are
+ * signed with fit_sig.mk's dev key, whose key dtb setup() hands to
+ * pack_parse(). Then copies broken on purpose with libfdt or byte patches,
+ * each checked for its error code and for a message naming the node at
+ * fault.
+ *
+ * The parser checks the structure, the configuration and the step
+ * properties, then the configuration signature, then the image hashes. So
+ * an edit of signed content (the root, the configuration, the images it
+ * loads and their hash nodes, but not their data) keeps its own error
+ * when a property check before the signature catches it, and otherwise
+ * meets the signature (BAD_SIG). What only the hash check can catch is
+ * reached through the data, which the signature leaves out, or through a
+ * pack the publisher signed that way (edge, sha1).
  *
  * Every copy handed to pack_parse() sits in a heap block of exactly the
  * size passed, so AddressSanitizer catches any read past the end.
@@ -32,22 +44,33 @@ struct blob {
 	size_t n;
 };
 
-static struct blob one, three, three_ext, three_pos, pay[3];
+static struct blob one, three, three_ext, three_pos, edge, sha1, max_pack, one_other,
+	one_unsigned, pay[3];
+/*
+ * From test/unit/fit_sig.mk: key dtbs (the dev key; the other/dev key; the
+ * dev key without `required`; no key at all) and other.itb, signed.its
+ * signed with the other/dev key.
+ */
+static struct blob keys, keys_other, keys_noreq, no_keys, fs_other;
 static char err[PACK_ERR_MAX];
 static struct pack pk;
 
-static struct blob load(const char *name)
+/* What a pack signed by another key, or edited where signed, gets. */
+#define BAD_SIG "signature-1: RSA verification failed (key dev)"
+
+static struct blob load_from(const char *env, const char *def, const char *mk,
+			     const char *name)
 {
-	const char *dir = getenv("PACK_DIR");
+	const char *dir = getenv(env);
 	char path[512];
 	struct blob bl;
 	long size;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "build/unit/pack", name);
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : def, name);
 	f = fopen(path, "rb");
 	if (!f)
-		fail_msg("cannot open %s (made by test/unit/pack.mk)", path);
+		fail_msg("cannot open %s (made by %s)", path, mk);
 	fseek(f, 0, SEEK_END);
 	size = ftell(f);
 	rewind(f);
@@ -59,12 +82,34 @@ static struct blob load(const char *name)
 	return bl;
 }
 
+static struct blob load(const char *name)
+{
+	return load_from("PACK_DIR", "build/unit/pack", "test/unit/pack.mk", name);
+}
+
+static struct blob load_fit_sig(const char *name)
+{
+	return load_from("FIT_SIG_DIR", "build/unit/fit_sig", "test/unit/fit_sig.mk", name);
+}
+
 static int setup(void **state)
 {
+	/* The public key the packs are signed with (test/unit/fit_sig.mk). */
+	keys = load_fit_sig("keys-signed.dtb");
+	keys_other = load_fit_sig("keys-other.dtb");
+	keys_noreq = load_fit_sig("keys-noreq.dtb");
+	no_keys = load_fit_sig("empty.dtb");
+	fs_other = load_fit_sig("other.itb");
+	pack_set_keys(keys.b, keys.n);
 	one = load("one.itb");
 	three = load("three.itb");
 	three_ext = load("three-ext.itb");
 	three_pos = load("three-pos.itb");
+	edge = load("edge.itb");
+	sha1 = load("sha1.itb");
+	max_pack = load("max.itb");
+	one_other = load("one-other.itb");
+	one_unsigned = load("one-unsigned.itb");
 	pay[0] = load("p1.bin");
 	pay[1] = load("p2.bin");
 	pay[2] = load("p3.bin");
@@ -73,14 +118,21 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	int i;
+	struct blob *all[] = { &one, &three, &three_ext, &three_pos, &edge, &sha1, &max_pack,
+			       &one_other, &one_unsigned, &pay[0], &pay[1], &pay[2],
+			       &keys, &keys_other, &keys_noreq, &no_keys, &fs_other };
+	size_t i;
 
-	free(one.b);
-	free(three.b);
-	free(three_ext.b);
-	free(three_pos.b);
-	for (i = 0; i < 3; i++)
-		free(pay[i].b);
+	pack_set_keys(NULL, 0);
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		free(all[i]->b);
+	return 0;
+}
+
+/* After a test that swaps the keys: the dev key again, even if it failed. */
+static int restore_keys(void **state)
+{
+	pack_set_keys(keys.b, keys.n);
 	return 0;
 }
 
@@ -426,17 +478,20 @@ static void run_muts(const struct mut *m, size_t n)
 	}
 }
 
+/*
+ * Hash values are signed (hashed-nodes lists every hash node of a loaded
+ * image), and the signature is checked before them: an edited value,
+ * well-formed or not, is the signature's to catch, never reaching the
+ * hash check's length and digest tests.
+ */
 static void test_changed_hash_value(void **state)
 {
 	static const struct mut muts[] = {
-		RAW(&three, "/images/step-2/hash-1", "value", zero32, 32, -KE_FAULT,
-		    "image step-2: sha256 mismatch"),
-		RAW(&three, "/images/step-2/hash-1", "value", zero32, 31, -KE_INVAL,
-		    "image step-2: hash-1 value is 31 bytes"),
-		RAW(&three, "/images/step-2/hash-1", "value", zero32, 0, -KE_INVAL,
-		    "image step-2: hash-1 value is 0 bytes"),
-		DEL(&three, "/images/step-2/hash-1", "value", -KE_NOENT,
-		    "image step-2: hash-1 has no value"),
+		RAW(&three, "/images/step-2/hash-1", "value", zero32, 32, -KE_PERM, BAD_SIG),
+		RAW(&three, "/images/step-2/hash-1", "value", zero32, 31, -KE_PERM, BAD_SIG),
+		RAW(&three, "/images/step-2/hash-1", "value", zero32, 0, -KE_PERM, BAD_SIG),
+		DEL(&three, "/images/step-2/hash-1", "value", -KE_PERM, BAD_SIG),
+		RAW(&three_ext, "/images/step-3/hash-1", "value", zero32, 32, -KE_PERM, BAD_SIG),
 	};
 	uint8_t val[32];
 	struct blob e;
@@ -447,60 +502,95 @@ static void test_changed_hash_value(void **state)
 	memcpy(val, fdt_getprop(three.b, node(three.b, "/images/step-2/hash-1"), "value", &len), 32);
 	assert_int_equal(len, 32);
 	val[31] ^= 0x80;
-	EXPECT_EDIT(&three, -KE_FAULT, "image step-2: sha256 mismatch",
+	EXPECT_EDIT(&three, -KE_PERM, BAD_SIG,
 		    set_bytes(&e_, "/images/step-2/hash-1", "value", val, 32));
 	e = edit(&three);
 	memcpy(val, fdt_getprop(e.b, node(e.b, "/images/step-1/hash-1"), "value", NULL), 32);
 	set_bytes(&e, "/images/step-2/hash-1", "value", val, 32);
-	expect(&e, -KE_FAULT, "image step-2: sha256 mismatch");
+	expect(&e, -KE_PERM, BAD_SIG);
 	free(e.b);
+	/*
+	 * A signed value that is not the data's digest is still a sha256
+	 * mismatch: the data is not signed. Step-1's module under step-2's
+	 * hash (and the reverse); another module of step-2's own size.
+	 */
+	EXPECT_EDIT(&three, -KE_FAULT, "image step-2: sha256 mismatch",
+		    set_bytes(&e_, "/images/step-2", "data", pay[0].b, (int)pay[0].n));
+	EXPECT_EDIT(&three, -KE_FAULT, "image step-1: sha256 mismatch",
+		    set_bytes(&e_, "/images/step-1", "data", pay[1].b, (int)pay[1].n));
+	EXPECT_EDIT(&three, -KE_FAULT, "image step-2: sha256 mismatch",
+		    set_bytes(&e_, "/images/step-2", "data", "abc", 3));
 }
 
 static void test_hash_nodes(void **state)
 {
+	/*
+	 * Every hash node of a loaded image is signed, whatever its algo:
+	 * editing, adding or removing one fails the signature, not the hash
+	 * check (whose verdicts on such nodes edge.itb and sha1.itb below
+	 * reach with packs signed that way).
+	 */
 	static const struct mut muts[] = {
-		/* a wrong crc32 beside a good sha256 is ignored */
-		RAW(&three, "/images/step-1/hash-2", "value", "\1\2\3\4", 4, 0, ""),
-		SET(&three, "/images/step-1/hash-2", "algo", "sha256", -KE_INVAL,
-		    "image step-1: hash-2 value is 4 bytes"),
-		DEL_NODE(&one, "/images/step-1/hash-1", -KE_NOENT, "image step-1: no sha256 hash"),
-		DEL_NODE(&three_ext, "/images/step-3/hash-1", -KE_NOENT,
-			 "image step-3: no sha256 hash"),
-		/* three's step-1 also has crc32: that alone is not enough */
-		DEL_NODE(&three, "/images/step-1/hash-1", -KE_NOTSUP,
-			 "image step-1: no sha256 hash, other algos only"),
-		SET(&one, "/images/step-1/hash-1", "algo", "sha1", -KE_NOTSUP,
-		    "image step-1: no sha256 hash, other algos only"),
-		SET(&one, "/images/step-1/hash-1", "algo", "SHA256", -KE_NOTSUP,
-		    "image step-1: no sha256 hash, other algos only"),
-		DEL(&one, "/images/step-1/hash-1", "algo", -KE_NOENT,
-		    "image step-1: hash-1 has no algo"),
-		RAW(&one, "/images/step-1/hash-1", "algo", "sha256", 6, -KE_INVAL,
-		    "image step-1: hash-1 has bad algo"),
+		/* a wrong crc32 value: signed too, though the hash check ignores crc32 */
+		RAW(&three, "/images/step-1/hash-2", "value", "\1\2\3\4", 4, -KE_PERM, BAD_SIG),
+		SET(&three, "/images/step-1/hash-2", "algo", "sha256", -KE_PERM, BAD_SIG),
+		DEL_NODE(&one, "/images/step-1/hash-1", -KE_PERM, BAD_SIG),
+		DEL_NODE(&three_ext, "/images/step-3/hash-1", -KE_PERM, BAD_SIG),
+		DEL_NODE(&three, "/images/step-1/hash-1", -KE_PERM, BAD_SIG),
+		SET(&one, "/images/step-1/hash-1", "algo", "sha1", -KE_PERM, BAD_SIG),
+		SET(&one, "/images/step-1/hash-1", "algo", "SHA256", -KE_PERM, BAD_SIG),
+		DEL(&one, "/images/step-1/hash-1", "algo", -KE_PERM, BAD_SIG),
+		RAW(&one, "/images/step-1/hash-1", "algo", "sha256", 6, -KE_PERM, BAD_SIG),
 	};
 	struct blob e;
 
 	RUN(muts);
-	/* a second sha256 node must match too */
-	EXPECT_EDIT(&three, -KE_FAULT, "image step-1: sha256 mismatch",
+	/* a second sha256 node with a wrong value */
+	EXPECT_EDIT(&three, -KE_PERM, BAD_SIG,
 		    set_str(&e_, "/images/step-1/hash-2", "algo", "sha256");
 		    set_bytes(&e_, "/images/step-1/hash-2", "value", zero32, 32));
-	/* a good sha256 node does not excuse a bad one after it */
+	/* a hash node added after signing is not in hashed-nodes */
 	e = edit(&three);
 	assert_true(fdt_add_subnode(e.b, node(e.b, "/images/step-3"), "hash-9") >= 0);
 	set_str(&e, "/images/step-3/hash-9", "algo", "sha256");
 	set_bytes(&e, "/images/step-3/hash-9", "value", zero32, 32);
-	expect(&e, -KE_FAULT, "image step-3: sha256 mismatch");
+	expect(&e, -KE_PERM, "signature-1: hashed-nodes lacks /images/step-3/hash-9");
 	free(e.b);
-	/* subnodes not named hash* are not hashes */
-	EXPECT_EDIT(&three, 0, "",
+	/* nor any other subnode: a signed image's subnode tags are signed */
+	EXPECT_EDIT(&three, -KE_PERM, BAD_SIG,
 		    assert_true(fdt_add_subnode(e_.b, node(e_.b, "/images/step-3"), "notes") >= 0);
 		    set_str(&e_, "/images/step-3/notes", "algo", "md5"));
+
+	/*
+	 * edge.itb, signed with crc32, sha256, notes (algo sha256, no value),
+	 * sha1 and sha256 under step-1: the crc32 and sha1 nodes are ignored
+	 * beside sha256, notes is no hash node (taken for one, its missing
+	 * value would fail), and both sha256 nodes match.
+	 */
+	assert_int_equal(parse_in_place(&edge), 0);
+	assert_string_equal(err, "");
+	assert_step_data(&edge, &pk.steps[0], &pay[0]);
+	flip_data(&edge, 0, 0, "image step-1: sha256 mismatch");
+	flip_data(&edge, 0, 516, "image step-1: sha256 mismatch");
+	/*
+	 * sha1.itb, signed, step-2 hashed with sha1 and crc32 only: the
+	 * signature holds, the hash check refuses; its data tampered, the
+	 * same verdict (sha1 is not checked instead).
+	 */
+	expect(&sha1, -KE_NOTSUP, "image step-2: no sha256 hash, other algos only");
+	e = edit(&sha1);
+	set_bytes(&e, "/images/step-2", "data", "xyz", 3);
+	expect(&e, -KE_NOTSUP, "image step-2: no sha256 hash, other algos only");
+	free(e.b);
 	/* hashes are checked after every step parsed: a property error wins */
 	EXPECT_EDIT(&three, -KE_NOENT, "image step-2: no update,abi",
 		    del_node(&e_, "/images/step-1/hash-1");
 		    del_node(&e_, "/images/step-1/hash-2");
 		    del_prop(&e_, "/images/step-2", "update,abi"));
+	/* and after the signature: an edit it catches beside tampered data */
+	EXPECT_EDIT(&three, -KE_PERM, BAD_SIG,
+		    set_bytes(&e_, "/images/step-2", "data", "abc", 3);
+		    set_str(&e_, "/", "description", "update pack!"));
 }
 
 /* --- step properties ----------------------------------------------------------------- */
@@ -520,10 +610,15 @@ static void test_missing_step_props(void **state)
 		DEL(&three, S2, "update,to", -KE_NOENT, "image step-2: no update,to"),
 		DEL(&three, S2, "update,abi", -KE_NOENT, "image step-2: no update,abi"),
 		DEL(&three, S2, "data", -KE_NOENT, "image step-2: no data"),
-		/* the optional ones */
-		DEL(&three, S2, "update,mode", 0, ""),
-		DEL(&three, S2, "update,requires", 0, ""),
-		DEL(&three, S2, "description", 0, ""),
+		/*
+		 * The optional ones: the property checks let their removal by
+		 * (three's step-3 has no update,mode nor update,requires and
+		 * edge.itb's step-1 no description, and both parse), but they
+		 * are signed, so the signature protects them.
+		 */
+		DEL(&three, S2, "update,mode", -KE_PERM, BAD_SIG),
+		DEL(&three, S2, "update,requires", -KE_PERM, BAD_SIG),
+		DEL(&three, S2, "description", -KE_PERM, BAD_SIG),
 	};
 
 	RUN(muts);
@@ -537,8 +632,12 @@ static void test_garbled_props(void **state)
 		RAW(&three, S2, "update,from", "\0\1", 2, -KE_INVAL, "image step-2: bad update,from"),
 		SET(&three, S2, "update,to", "3", -KE_INVAL, "image step-2: bad update,to"),
 		RAW(&three, S2, "update,to", "", 0, -KE_INVAL, "image step-2: bad update,to"),
-		/* any u32 is accepted here: chain rules are the update engine's */
-		RAW(&three, S2, "update,to", "\xff\xff\xff\xff", 4, 0, ""),
+		/*
+		 * any u32 is accepted here (chain rules are the update engine's):
+		 * the edit gets past the property checks to the signature, which
+		 * it fails; edge.itb below parses with update,to = 0xffffffff
+		 */
+		RAW(&three, S2, "update,to", "\xff\xff\xff\xff", 4, -KE_PERM, BAD_SIG),
 		SET(&one, S1, "update,abi", "", -KE_INVAL, "image step-1: bad update,abi"),
 		SET(&one, S1, "update,mode", "sometimes", -KE_INVAL, "image step-1: bad update,mode"),
 		SET(&one, S1, "update,mode", "Lazy", -KE_INVAL, "image step-1: bad update,mode"),
@@ -552,12 +651,17 @@ static void test_garbled_props(void **state)
 	struct blob e = edit(&one);
 
 	RUN(muts);
+	/* well-formed values get past the property checks: only the signature objects */
 	set_str(&e, S1, "update,mode", "eager");
 	set_str(&e, S1, "update,abi", "lukos-abi-9");
-	assert_int_equal(parse_in_place(&e), 0);
+	expect(&e, -KE_PERM, BAD_SIG);
+	free(e.b);
+	/* signed that way: eager mode, any abi string, u32 edges */
+	assert_int_equal(parse_in_place(&edge), 0);
 	assert_int_equal(pk.steps[0].mode, PACK_MODE_EAGER);
 	assert_string_equal(pk.steps[0].abi, "lukos-abi-9");
-	free(e.b);
+	assert_int_equal(pk.steps[0].from, 0);
+	assert_int_equal(pk.steps[0].to, 0xffffffffu);
 }
 
 static void test_class_names(void **state)
@@ -574,10 +678,13 @@ static void test_class_names(void **state)
 	struct blob e = edit(&one);
 
 	RUN(muts);
+	/* 31 characters of every kind: past the class check, to the signature */
 	set_str(&e, S1, "update,class", "abcdefghijklmnopqrstuvwxyz_0-9a");
-	assert_int_equal(parse_in_place(&e), 0);
-	assert_string_equal(pk.steps[0].class_name, "abcdefghijklmnopqrstuvwxyz_0-9a");
+	expect(&e, -KE_PERM, BAD_SIG);
 	free(e.b);
+	/* and parsed from a pack signed with it */
+	assert_int_equal(parse_in_place(&edge), 0);
+	assert_string_equal(pk.steps[0].class_name, "abcdefghijklmnopqrstuvwxyz_0-9a");
 }
 
 /* FIT sanity: wrong values are unsupported, malformed ones invalid. */
@@ -622,8 +729,12 @@ static void test_requires(void **state)
 	struct blob e = edit(&one);
 
 	RUN(muts);
+	/* four at their limits: past the requires check, to the signature */
 	set_bytes(&e, S1, "update,requires", four, sizeof(four));
-	assert_int_equal(parse_in_place(&e), 0);
+	expect(&e, -KE_PERM, BAD_SIG);
+	free(e.b);
+	/* edge.itb is signed with those four */
+	assert_int_equal(parse_in_place(&edge), 0);
 	assert_int_equal(pk.steps[0].nrequires, 4);
 	assert_string_equal(r[0].class_name, "a");
 	assert_int_equal(r[0].min_version, 0);
@@ -632,7 +743,7 @@ static void test_requires(void **state)
 	assert_string_equal(r[2].class_name, "d_e");
 	assert_int_equal(r[2].min_version, 7);
 	assert_string_equal(r[3].class_name, "abcdefghijklmnopqrstuvwxyz01234");
-	free(e.b);
+	assert_int_equal(r[3].min_version, 1);
 }
 
 /* --- configuration ----------------------------------------------------------------- */
@@ -715,33 +826,49 @@ static void clone_step1(struct blob *bl, const char *name)
 	copy_props(bl, "/images/step-1/hash-1", hash);
 }
 
+/* "s<first>\0...s<last>\0" into @list; its length. */
+static int step_list(char *list, size_t size, unsigned int first, unsigned int last)
+{
+	int len = 0;
+	unsigned int i;
+
+	for (i = first; i <= last; i++) {
+		len += snprintf(list + len, size - (size_t)len, "s%u", i) + 1;
+		assert_true((size_t)len <= size);
+	}
+	return len;
+}
+
 static void test_max_steps(void **state)
 {
-	char names[PACK_MAX_STEPS + 1][16], list[(PACK_MAX_STEPS + 1) * 16];
-	struct blob e = edit(&one);
-	unsigned int i;
-	int len = 0;
+	char list[(PACK_MAX_STEPS + 1) * 8];
+	struct blob e;
+	int len;
 
-	for (i = 0; i <= PACK_MAX_STEPS; i++) {
-		snprintf(names[i], sizeof(names[i]), "s%u", i);
-		clone_step1(&e, names[i]);
-		memcpy(list + len, names[i], strlen(names[i]) + 1);
-		len += (int)strlen(names[i]) + 1;
-	}
-	/* the first 16 */
-	set_bytes(&e, "/configurations/conf-1", "loadables", list,
-		  len - (int)strlen(names[PACK_MAX_STEPS]) - 1);
-	assert_int_equal(parse_in_place(&e), 0);
+	/* max.itb: s0..s15 signed and loaded, s16 neither */
+	assert_int_equal(parse_in_place(&max_pack), 0);
 	assert_int_equal(pk.nsteps, PACK_MAX_STEPS);
+	assert_string_equal(pk.steps[0].name, "s0");
 	assert_string_equal(pk.steps[15].name, "s15");
-	assert_step_data(&e, &pk.steps[15], &pay[0]);
-	set_bytes(&e, "/configurations/conf-1", "loadables", list, len);
+	assert_int_equal(pk.steps[15].from, 16);
+	assert_step_data(&max_pack, &pk.steps[15], &pay[0]);
+	/* a 17th loadable: refused by count, before the signature */
+	e = edit(&max_pack);
+	len = step_list(list, sizeof(list), 0, PACK_MAX_STEPS);
+	set_bytes(&e, C1, "loadables", list, len);
 	expect(&e, -KE_RANGE, "config conf-1: 17 loadables, at most 16");
-	/* a tampered clone is still caught by name */
-	set_bytes(&e, "/configurations/conf-1", "loadables", list,
-		  len - (int)strlen(names[PACK_MAX_STEPS]) - 1);
-	set_bytes(&e, "/images/s12", "data", "x", 1);
-	expect(&e, -KE_FAULT, "image s12: sha256 mismatch");
+	/* s16 instead of s0: sixteen again, but s16 is not signed */
+	len = step_list(list, sizeof(list), 1, PACK_MAX_STEPS);
+	set_bytes(&e, C1, "loadables", list, len);
+	expect(&e, -KE_PERM, "signature-1: hashed-nodes lacks /images/s16");
+	free(e.b);
+	/* a tampered step is still caught by name */
+	flip_data(&max_pack, 12, 100, "image s12: sha256 mismatch");
+	/* an image added after signing, a copy of a signed one, loaded: not signed */
+	e = edit(&one);
+	clone_step1(&e, "s0");
+	set_bytes(&e, C1, "loadables", "step-1\0s0", (int)sizeof("step-1\0s0"));
+	expect(&e, -KE_PERM, "signature-1: hashed-nodes lacks /images/s0");
 	free(e.b);
 }
 
@@ -853,16 +980,28 @@ static void test_corrupt_header(void **state)
 	bad_header(st + 16, hdr(&one, 32), "fit: bad structure");
 }
 
+/* Whether one.itb's byte @at lies in the value of property @prop of @path. */
+static bool in_prop(size_t at, const char *path, const char *prop)
+{
+	int len;
+	const uint8_t *v = fdt_getprop(one.b, node(one.b, path), prop, &len);
+
+	assert_non_null(v);
+	return at >= (size_t)(v - one.b) && at < (size_t)(v - one.b) + (size_t)len;
+}
+
 /*
  * Flips every byte of one.itb in turn: pack_parse() must never misbehave
  * (ASan watches), must fail on every flip inside the module with a hash
- * mismatch, and must report something for every flip it rejects.
+ * mismatch and on every flip of signed content it gets to (the root's
+ * description here) or of the signature value with a bad signature, and
+ * must report something for every flip it rejects.
  */
 static void test_flip_every_byte(void **state)
 {
 	size_t data_off, at;
 	struct blob c = { .n = one.n };
-	int ret, ok = 0, bad = 0;
+	int ret, ok = 0, bad = 0, perm = 0;
 
 	assert_int_equal(parse_in_place(&one), 0);
 	data_off = (size_t)((const uint8_t *)pk.steps[0].data - one.b);
@@ -874,18 +1013,27 @@ static void test_flip_every_byte(void **state)
 		ret = pack_parse(c.b, c.n, &pk, err, sizeof(err));
 		if (at >= data_off && at < data_off + pay[0].n)
 			assert_int_equal(ret, -KE_FAULT);
+		if (in_prop(at, C1 "/signature-1", "value") || in_prop(at, "/", "description"))
+			assert_int_equal(ret, -KE_PERM);
 		if (ret) {
-			assert_true(ret == -KE_BADMSG || ret == -KE_FAULT || ret == -KE_NOENT ||
-				    ret == -KE_INVAL || ret == -KE_NOTSUP || ret == -KE_RANGE);
+			assert_true(ret == -KE_BADMSG || ret == -KE_FAULT || ret == -KE_PERM ||
+				    ret == -KE_NOENT || ret == -KE_INVAL || ret == -KE_NOTSUP ||
+				    ret == -KE_RANGE);
 			assert_true(err[0] != '\0');
+			perm += ret == -KE_PERM;
 			bad++;
 		} else {
 			ok++;
 		}
 	}
-	/* descriptions and the like do not matter; the header and the module do */
+	/*
+	 * The signature node's own bookkeeping (timestamp, signer-name, ...)
+	 * is not signed and does not matter; the header, the signed content,
+	 * the signature and the module do.
+	 */
 	assert_true(ok > 0);
-	assert_true(bad > (int)pay[0].n + 40);
+	assert_true(perm >= 256);
+	assert_true(bad > (int)pay[0].n + 256 + 40);
 	free(c.b);
 }
 
@@ -958,14 +1106,145 @@ static void test_external_props(void **state)
 	check_three(&e);
 	free(e.b);
 	RUN(muts);
-	/* data-offset counts from the FDT end rounded up, not from totalsize */
+	/*
+	 * data-offset counts from the FDT end rounded up, not from totalsize.
+	 * The 2 more bytes of strings go to conf-2, which conf-1's signature
+	 * does not cover; on the (signed) root they are the signature's.
+	 */
 	f = edit(&three_ext);
-	set_str(&f, "/", "x", "");	/* 2 more bytes of strings */
+	set_str(&f, "/configurations/conf-2", "x", "");	/* 2 more bytes of strings */
 	e = relayout_as(f, &three_ext, false);
 	assert_int_not_equal(fdt_totalsize(e.b) % 4, 0);
 	assert_int_equal(parse_in_place(&e), 0);
 	check_three(&e);
 	free(e.b);
+	f = edit(&three_ext);
+	set_str(&f, "/", "x", "");
+	e = relayout_as(f, &three_ext, false);
+	expect(&e, -KE_PERM, "signature-1: property x outside hashed-strings");
+	free(e.b);
+}
+
+/* --- the signature, as pack_parse() checks it ------------------------------------ */
+
+#define SIG C1 "/signature-1"
+
+/* Signed by another key of the same name: only the signature value tells. */
+static void test_other_key(void **state)
+{
+	const void *v;
+	struct blob e;
+	int len;
+
+	expect(&one_other, -KE_PERM, BAD_SIG);
+	expect(&fs_other, -KE_PERM, BAD_SIG);
+	/* one-other.itb with one.itb's signature value parses; the reverse fails */
+	e = edit(&one_other);
+	v = fdt_getprop(one.b, node(one.b, SIG), "value", &len);
+	assert_int_equal(len, 256);
+	set_bytes(&e, SIG, "value", v, len);
+	assert_int_equal(parse_in_place(&e), 0);
+	assert_step_data(&e, &pk.steps[0], &pay[0]);
+	free(e.b);
+	e = edit(&one);
+	v = fdt_getprop(one_other.b, node(one_other.b, SIG), "value", &len);
+	set_bytes(&e, SIG, "value", v, len);
+	expect(&e, -KE_PERM, BAD_SIG);
+	free(e.b);
+	/* with the other key's dtb, the other way round */
+	pack_set_keys(keys_other.b, keys_other.n);
+	expect(&one_other, 0, "");
+	expect(&fs_other, 0, "");
+	expect(&one, -KE_PERM, BAD_SIG);
+	expect(&three_ext, -KE_PERM, BAD_SIG);
+	assert_true(pack_err_integrity(-KE_PERM));
+}
+
+/* No signature at all: not authentic, like a bad one (pack.h: -KE_PERM). */
+static void test_unsigned(void **state)
+{
+	static const struct mut muts[] = {
+		DEL_NODE(&one, SIG, -KE_PERM, "config conf-1: no signature"),
+		DEL_NODE(&three, SIG, -KE_PERM, "config conf-1: no signature"),
+		DEL_NODE(&three_ext, SIG, -KE_PERM, "config conf-1: no signature"),
+		/* the checks before the signature still come first */
+		DEL(&one, "/images/step-1", "update,abi", -KE_NOENT, "image step-1: no update,abi"),
+	};
+
+	RUN(muts);
+	/* mkimage without a key leaves the .its's signature node as it is */
+	assert_null(fdt_getprop(one_unsigned.b, node(one_unsigned.b, SIG), "value", NULL));
+	expect(&one_unsigned, -KE_PERM, "signature-1: no value");
+	/* `default` is not signed: it may name another signed configuration... */
+	EXPECT_EDIT(&three, 0, "", set_str(&e_, "/configurations", "default", "conf-2"));
+	/* ...but not an unsigned one */
+	EXPECT_EDIT(&three, -KE_PERM, "config conf-2: no signature",
+		    del_node(&e_, "/configurations/conf-2/signature-1");
+		    set_str(&e_, "/configurations", "default", "conf-2"));
+	/* nor one with conf-1's signature copied in: it does not cover conf-2 */
+	EXPECT_EDIT(&three, -KE_PERM, "signature-1: hashed-nodes lacks /configurations/conf-2",
+		    copy_props(&e_, SIG, "/configurations/conf-2/signature-1");
+		    set_str(&e_, "/configurations", "default", "conf-2"));
+}
+
+/* What the signature node says: checked, though not itself signed. */
+static void test_signature_node(void **state)
+{
+	static const uint8_t all_strings[8] = { 0, 0, 0, 0, 0, 1, 0, 0 };	/* <0 65536> */
+	static const struct mut muts[] = {
+		/* bookkeeping: neither signed nor checked */
+		SET(&one, SIG, "signer-name", "someone", 0, ""),
+		SET(&three_ext, SIG, "comment", "signed again", 0, ""),
+		/* the dev key is required (mkimage -r): it must verify, whatever the hint */
+		SET(&one, SIG, "key-name-hint", "nokey", 0, ""),
+		SET(&one, SIG, "padding", "pkcs-1.5", 0, ""),
+		SET(&one, SIG, "padding", "pss", -KE_NOTSUP, "signature-1: padding not supported"),
+		SET(&one, SIG, "algo", "sha1,rsa2048", -KE_NOTSUP,
+		    "signature-1: algo sha1,rsa2048 not supported"),
+		SET(&one, SIG, "algo", "sha256,rsa4096", -KE_PERM,
+		    "signature-1: value is 256 bytes, want 512"),
+		DEL(&one, SIG, "algo", -KE_PERM, "signature-1: no algo"),
+		DEL(&one, SIG, "value", -KE_PERM, "signature-1: no value"),
+		RAW(&one, SIG, "value", zero32, 32, -KE_PERM, "signature-1: value is 32 bytes, want 256"),
+		/* hashed-nodes must cover the configuration, each loaded image and its hashes */
+		SET(&one, SIG, "hashed-nodes", "/\0/configurations/conf-1\0/images/step-1", -KE_PERM,
+		    "signature-1: hashed-nodes lacks /images/step-1/hash-1"),
+		SET(&one, SIG, "hashed-nodes", "/\0/configurations/conf-1\0/images/step-1/hash-1",
+		    -KE_PERM, "signature-1: hashed-nodes lacks /images/step-1"),
+		SET(&one, SIG, "hashed-nodes", "/\0/images/step-1\0/images/step-1/hash-1", -KE_PERM,
+		    "signature-1: hashed-nodes lacks /configurations/conf-1"),
+		DEL(&one, SIG, "hashed-nodes", -KE_PERM, "signature-1: no hashed-nodes"),
+		DEL(&one, SIG, "hashed-strings", -KE_PERM, "signature-1: no hashed-strings"),
+		RAW(&one, SIG, "hashed-strings", all_strings, 8, -KE_PERM,
+		    "signature-1: hashed-strings outside the strings block"),
+	};
+
+	RUN(muts);
+}
+
+/* The key dtb pack_parse() checks with (pack_set_keys(), host tests only). */
+static void test_keys(void **state)
+{
+	pack_set_keys(NULL, 0);
+	expect(&one, -KE_NOENT, "pack: no public keys");
+	expect(&three_ext, -KE_NOENT, "pack: no public keys");
+	/* the checks before the signature still come first */
+	EXPECT_EDIT(&one, -KE_NOENT, "image step-1: no update,abi",
+		    del_prop(&e_, "/images/step-1", "update,abi"));
+	/* a key dtb holding no key: no key we hold signed the pack */
+	pack_set_keys(no_keys.b, no_keys.n);
+	expect(&one, -KE_PERM, "keys: no /signature node");
+	/*
+	 * The dev key without `required` (mkimage without -r): one signature
+	 * must still verify, with the key its hint names, else with any; no
+	 * key by that name and none verifying is a key we do not hold.
+	 */
+	pack_set_keys(keys_noreq.b, keys_noreq.n);
+	expect(&one, 0, "");
+	expect(&one_other, -KE_PERM, BAD_SIG);
+	EXPECT_EDIT(&one, 0, "", set_str(&e_, SIG, "key-name-hint", "nokey"));
+	EXPECT_EDIT(&one_other, -KE_PERM, "signature-1: no key matching key-name-hint nokey",
+		    set_str(&e_, SIG, "key-name-hint", "nokey"));
 }
 
 /* --- the caller's side ----------------------------------------------------------- */
@@ -991,6 +1270,7 @@ static void test_args(void **state)
 	assert_int_equal(pack_parse(three.b, three.n, &pk, NULL, 0), 0);
 	assert_int_equal(pk.nsteps, 3);
 	assert_true(pack_err_integrity(-KE_BADMSG));
+	assert_true(pack_err_integrity(-KE_PERM));
 	assert_false(pack_err_integrity(-KE_NOENT));
 	assert_false(pack_err_integrity(-KE_INVAL));
 	assert_false(pack_err_integrity(-KE_NOTSUP));
@@ -1021,6 +1301,10 @@ int main(void)
 		cmocka_unit_test(test_flip_every_byte),
 		cmocka_unit_test(test_external_bounds),
 		cmocka_unit_test(test_external_props),
+		cmocka_unit_test_teardown(test_other_key, restore_keys),
+		cmocka_unit_test(test_unsigned),
+		cmocka_unit_test(test_signature_node),
+		cmocka_unit_test_teardown(test_keys, restore_keys),
 		cmocka_unit_test(test_args),
 	};
 

@@ -15,6 +15,7 @@ UNIT_CFLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-reco
 	-Iinclude -Itest/unit -DHOST_TEST
 UNIT_DTBS   := $(UNIT_O)/dtb/virt-smp1.dtb $(UNIT_O)/dtb/virt-smp4.dtb $(UNIT_O)/dtb/sifive_u-smp5.dtb
 
+include test/unit/fit_sig.mk
 include test/unit/pack.mk
 include test/unit/elf_mod.mk
 

@@ -30,10 +30,20 @@ $(DEMO_O)/mod/bench_%.o: $(DEMO_SRC)/bench/bench_mod.c | $(DEPS_STAMP) $(LIBFDT_
 		-c $< -o $@.full
 	$(Q)$(OBJCOPY) --strip-debug $@.full $@
 
-$(DEMO_O)/packs.S: $(DEMO_SRC)/packs.txt ota-server/packtool.py $(DEMO_MOD_OBJ) $(BENCH_MOD_OBJ) $(DEMO_O)/mod/garbage.bin | $(DEPS_STAMP)
-	$(Q)echo "  PACKS   $(DEMO_SRC)/packs.txt"
+# A second key the kernel does not trust, for the "signed by another key" test pack.
+OTHER_KEYDIR := build/keys-other
+$(OTHER_KEYDIR)/$(KEY_NAME).key:
+	$(Q)mkdir -p $(@D)
+	$(Q)openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out $@ 2>/dev/null
+$(OTHER_KEYDIR)/$(KEY_NAME).crt: $(OTHER_KEYDIR)/$(KEY_NAME).key
+	$(Q)openssl req -batch -new -x509 -days 36500 -key $< -out $@ -subj "/CN=other" 2>/dev/null
+
+$(DEMO_O)/packs.S: $(DEMO_SRC)/packs.txt ota-server/packtool.py $(DEMO_MOD_OBJ) $(BENCH_MOD_OBJ) \
+		$(DEMO_O)/mod/garbage.bin $(KEYDIR)/$(KEY_NAME).crt $(OTHER_KEYDIR)/$(KEY_NAME).crt | $(DEPS_STAMP)
+	$(Q)echo "  PACKS   $(DEMO_SRC)/packs.txt (signed with $(KEYDIR)/$(KEY_NAME))"
 	$(Q)$(HOSTPY) ota-server/packtool.py batch $(DEMO_SRC)/packs.txt --modules $(DEMO_O)/mod \
-		--out $(DEMO_O)/packs --asm $@
+		--out $(DEMO_O)/packs --asm $@ --keys $(KEYDIR) --key-name $(KEY_NAME) \
+		--other-keys $(OTHER_KEYDIR)
 
 $(DEMO_O)/packs.o: $(DEMO_O)/packs.S
 	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
