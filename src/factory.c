@@ -150,6 +150,9 @@ static void destroy_cb(void *arg)
 
 	if (cls->fini)
 		cls->fini(obj);
+	/* A state kept for a rollback during probation goes with it. */
+	if (obj->prev && !(obj->prev->flags & OBJ_STATIC))
+		kfree(obj->prev);
 	if (!(obj->flags & OBJ_STATIC))
 		kfree(obj);
 }

@@ -24,6 +24,8 @@
 #include <kernel/timer.h>
 #include <kernel/uart.h>
 #include <kernel/console.h>
+#include <kernel/netif.h>
+#include <kernel/agent.h>
 #include <kernel/platform.h>
 #include <kernel/workload.h>
 #include <kernel/bench.h>
@@ -135,6 +137,8 @@ void kmain(unsigned long hartid, const void *fdt)
 	smp_hart_online();
 	n = smp_start_secondaries(fdt_copy);
 	console_start_rx();
+	if (!netif_start(bootargs) && dt_bootarg(bootargs, "netecho", NULL, 0))
+		agent_start();
 	defer_start();
 	update_engine_start();
 	if (!dt_bootarg(bootargs, "bench", val, sizeof(val)) && !strcmp(val, "update")) {

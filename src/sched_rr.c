@@ -1,7 +1,7 @@
 /*
  * The round-robin scheduler class (`sched`, policy "rr"): one FIFO run
- * queue per hart, a 10 ms slice, and idle harts steal unpinned threads
- * from the longest queue. It is an object like any driver; the kernel
+ * queue per hart (a thread woken by an event goes to the front), a 10 ms
+ * slice, and idle harts steal unpinned threads from the longest queue. It is an object like any driver; the kernel
  * reaches it only through sched_ref, so a live update can replace it.
  *
  * Locking: each run queue has its own lock; stealing takes the victim's
@@ -34,7 +34,12 @@ static long rr_enqueue(struct object *self, struct thread *t)
 		h = 0;
 	q = &s->rq[h];
 	spin_lock(&q->lock);
-	list_add_tail(&t->rq_node, &q->threads);
+	/* A thread that waited for an event runs next: I/O latency over fairness. */
+	if (t->woken)
+		list_add(&t->rq_node, &q->threads);
+	else
+		list_add_tail(&t->rq_node, &q->threads);
+	t->woken = false;
 	q->len++;
 	spin_unlock(&q->lock);
 	smp_kick(h);

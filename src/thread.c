@@ -207,6 +207,7 @@ void thread_wake_sleepers(struct hart *h, uint64_t now)
 		list_del(&t->wait_node);
 		spin_lock(&t->lock);
 		t->state = THREAD_RUNNABLE;
+		t->woken = true;
 		sched_enqueue(sched_ref, t);
 		spin_unlock(&t->lock);
 	}
@@ -320,6 +321,7 @@ static int wake_some(struct waitq *wq, bool all)
 		spin_unlock(&wq->lock);
 		spin_lock(&t->lock);
 		t->state = THREAD_RUNNABLE;
+		t->woken = true;
 		sched_enqueue(sched_ref, t);
 		spin_unlock(&t->lock);
 		n++;

@@ -181,36 +181,63 @@ static struct object *build_forward(struct object *old, struct class_version *to
 	return cur;
 }
 
-/*
- * Back: the state kept at conversion time, brought up to date with each
- * version's transfer_back when every step has one.
- */
-static struct object *build_back(struct object *obj, struct class_version *to)
+/* Did every version from @obj's down to just above @to bring a transfer_back? */
+static bool all_back(const struct object *obj, const struct class_version *to)
 {
-	struct object *prev = obj->prev;
-	bool all_back = true;
-
 	for (uint32_t v = obj->version; v > to->cls->version; v--) {
 		struct class_version *cv = version_by_number(obj->factory, v);
 
-		all_back = all_back && cv && cv->transfer_back;
+		if (!cv || !cv->transfer_back)
+			return false;
 	}
-	if (!prev) {
-		prev = new_state(obj, to);
-		if (!prev)
+	return true;
+}
+
+/*
+ * Back to @to: into the state kept at conversion time (or, for an instance
+ * born in a newer version, a fresh one), brought up to date through every
+ * version's transfer_back, step by step, when all of them have one.
+ * Without them the kept state stays as it was (docs/live-update.md), and a
+ * newborn is initialised afresh.
+ */
+static struct object *build_back(struct object *obj, struct class_version *to)
+{
+	bool back = all_back(obj, to);
+	struct object *cur = obj, *target = obj->prev;
+
+	if (!target) {
+		target = new_state(obj, to);
+		if (!target)
 			return NULL;
-		if (to->cls->init && !all_back && to->cls->init(prev, NULL)) {
-			kfree(prev);
+		if (!back && to->cls->init && to->cls->init(target, NULL)) {
+			kfree(target);
 			return NULL;
 		}
 	}
-	if (all_back && obj->version == to->cls->version + 1)
-		object_version(obj)->transfer_back(obj, prev);
-	prev->ops = to->dispatch;
-	prev->version = to->cls->version;
-	prev->slot = obj->slot;
-	__atomic_store_n(&prev->inflight, 0, __ATOMIC_RELEASE);
-	return prev;
+	for (uint32_t v = obj->version; back && v > to->cls->version; v--) {
+		struct class_version *cv = version_by_number(obj->factory, v);
+		struct object *next = v - 1 == to->cls->version ? target
+				      : new_state(cur, version_by_number(obj->factory, v - 1));
+
+		if (!next || cv->transfer_back(cur, next)) {
+			if (next != target)
+				kfree(next);
+			next = NULL;
+		}
+		if (cur != obj)
+			kfree(cur);
+		if (!next) {
+			if (target != obj->prev)
+				kfree(target);
+			return NULL;
+		}
+		cur = next;
+	}
+	target->ops = to->dispatch;
+	target->version = to->cls->version;
+	target->slot = obj->slot;
+	__atomic_store_n(&target->inflight, 0, __ATOMIC_RELEASE);
+	return target;
 }
 
 /* Puts @n in @old's place: list, counters, OTT slot. */
@@ -247,11 +274,18 @@ int convert_instance(struct object *old, struct object **out)
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return (zero & OBJ_CLAIMED) ? -KE_ALREADY : -KE_BUSY;
 	flags = irq_save();
+	if (ott_slot_object(&kernel_ott, old->slot) != old) {
+		/* Destroyed under its caller: nothing to convert, the slot is not ours. */
+		irq_restore(flags);
+		__atomic_store_n(&old->inflight, 0, __ATOMIC_RELEASE);
+		return -KE_STALE;
+	}
 	t0 = rdtime();
 	this_hart()->converting = old;
 	n = back ? build_back(old, to) : build_forward(old, to);
 	if (n) {
-		if (!back && to->state == CV_PROBATION)
+		/* Decided now, not from a state a rollback may be changing. */
+		if (!back && __atomic_load_n(&to->state, __ATOMIC_ACQUIRE) != CV_CURRENT)
 			n->prev = old;		/* kept for a rollback */
 		publish(old, n, from, to);
 	} else {
@@ -338,10 +372,14 @@ ott_method_t lazy_enter(struct object *self, unsigned long m, struct ip_frame *f
 			 * Calls still in it: an old version is safe to run meanwhile;
 			 * code being reverted only for a call nested in one of them.
 			 */
-			if ((err == -KE_EXIST ||
+			/* A conversion that cannot be done now (no memory, a failing
+			 * transfer) must not hold the call: it runs where it is. */
+			if ((err == -KE_EXIST || err == -KE_NOMEM ||
 			     (err == -KE_BUSY && (state == CV_CONVERT || in_chain(self)))) &&
 			    count_in(self))
 				return counted(self, cv, m, f, false);
+			if (err == -KE_STALE)
+				return (ott_method_t)ott_stale_method;
 		}
 		n = follow(self);
 		if (!n)

@@ -28,7 +28,8 @@ void cv_set_state(struct class_version *cv, int state);
  * current one, or back to @old->prev's when reverting), if no counted call
  * is in it. 0 with *out set; -KE_BUSY if calls are in it; -KE_ALREADY if
  * another context converts it; -KE_EXIST if it is at the target already
- * (its version became current again by a rollback); -KE_NOMEM. Runs with
+ * (its version became current again by a rollback); -KE_STALE if it was
+ * destroyed meanwhile; -KE_NOMEM (or a failing transfer). Runs with
  * interrupts off inside.
  */
 int convert_instance(struct object *old, struct object **out);

@@ -47,6 +47,7 @@ struct thread {
 	uint64_t switches;
 	bool killed;			/* died from a fault */
 	bool detached;			/* free its memory on exit */
+	bool woken;			/* made runnable by a wakeup (not a yield or preemption) */
 	/*
 	 * Quiescence (K42's thread generations): the qs_epoch at which this
 	 * thread's current activity began, or QS_IDLE while it is switched out

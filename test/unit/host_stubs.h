@@ -36,7 +36,7 @@ extern int host_alloc_fail_in;
  * double queues the object and frees it in host_defer_flush(), which
  * plays the part of quiescence.
  */
-#define HOST_MAX_DEFERRED 256
+#define HOST_MAX_DEFERRED 16384	/* test_convert queues ~10000 at once */
 extern struct object *host_deferred[HOST_MAX_DEFERRED];
 extern unsigned int host_ndeferred;
 void object_free_deferred(struct object *obj);	/* as in kernel/defer.h */

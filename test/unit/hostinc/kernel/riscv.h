@@ -1,0 +1,108 @@
+/*
+ * Host stand-in for <kernel/riscv.h> (test/unit/hostinc is searched before
+ * include/): the same constants, no CSR access. Code that reads or writes
+ * CSRs directly (csr_read & co.) does not build against it, on purpose.
+ *
+ *  - rdtime() reads a fake clock, host_clock, that advances by
+ *    host_clock_step after every read (0: it only moves when a test moves
+ *    it); host_rdtime_calls counts the reads;
+ *  - irq_save()/irq_restore()/irq_enable()/irq_disable() keep a per-thread
+ *    "interrupts on" flag, host_irq_on (true at start), and count the
+ *    saves, so a test can check code runs with interrupts off;
+ *  - mb(), wfi(), fence_i(), sfence_vma_all() do nothing (wfi counts).
+ *
+ * Definitions live in test/unit/hostinc/host_target.c.
+ */
+#ifndef UNIT_HOSTINC_KERNEL_RISCV_H
+#define UNIT_HOSTINC_KERNEL_RISCV_H
+
+#include <stdint.h>
+#include <stdbool.h>
+
+#define SSTATUS_SIE	(1UL << 1)
+#define SSTATUS_SPIE	(1UL << 5)
+#define SSTATUS_SPP	(1UL << 8)
+#define SSTATUS_SUM	(1UL << 18)
+
+#define SIE_SSIE	(1UL << 1)
+#define SIE_STIE	(1UL << 5)
+#define SIE_SEIE	(1UL << 9)
+
+#define SCAUSE_IRQ	(1UL << 63)
+#define IRQ_S_SOFT	1
+#define IRQ_S_TIMER	5
+#define IRQ_S_EXT	9
+
+#define EXC_INST_MISALIGNED	0
+#define EXC_INST_ACCESS		1
+#define EXC_ILLEGAL_INST	2
+#define EXC_BREAKPOINT		3
+#define EXC_LOAD_MISALIGNED	4
+#define EXC_LOAD_ACCESS		5
+#define EXC_STORE_MISALIGNED	6
+#define EXC_STORE_ACCESS	7
+#define EXC_ECALL_U		8
+#define EXC_ECALL_S		9
+#define EXC_INST_PAGE_FAULT	12
+#define EXC_LOAD_PAGE_FAULT	13
+#define EXC_STORE_PAGE_FAULT	15
+
+/* Fake time base (shared by every thread; updated atomically). */
+extern uint64_t host_clock;
+extern uint64_t host_clock_step;
+extern unsigned long host_rdtime_calls;
+/* Fake interrupt state of the calling thread ("hart"). */
+extern _Thread_local bool host_irq_on;
+extern unsigned long host_irq_saves;
+extern unsigned long host_wfi_calls;
+
+static inline uint64_t rdtime(void)
+{
+	__atomic_add_fetch(&host_rdtime_calls, 1, __ATOMIC_SEQ_CST);
+	return __atomic_fetch_add(&host_clock, __atomic_load_n(&host_clock_step, __ATOMIC_RELAXED),
+				  __ATOMIC_SEQ_CST);
+}
+
+static inline uint64_t rdinstret(void)
+{
+	return 0;
+}
+
+static inline void wfi(void)
+{
+	__atomic_add_fetch(&host_wfi_calls, 1, __ATOMIC_RELAXED);
+}
+
+static inline void sfence_vma_all(void)
+{
+}
+
+static inline void fence_i(void)
+{
+}
+
+static inline void mb(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static inline void irq_enable(void)  { host_irq_on = true; }
+static inline void irq_disable(void) { host_irq_on = false; }
+static inline int irq_enabled(void)  { return host_irq_on; }
+
+static inline unsigned long irq_save(void)
+{
+	unsigned long was = host_irq_on ? SSTATUS_SIE : 0;
+
+	__atomic_add_fetch(&host_irq_saves, 1, __ATOMIC_RELAXED);
+	host_irq_on = false;
+	return was;
+}
+
+static inline void irq_restore(unsigned long flags)
+{
+	if (flags)
+		host_irq_on = true;
+}
+
+#endif
