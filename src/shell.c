@@ -15,6 +15,7 @@
 #include <kernel/log.h>
 #include <kernel/trap.h>
 #include <kernel/platform.h>
+#include <kernel/sbi.h>
 
 static void cmd_harts(void)
 {
@@ -53,7 +54,7 @@ static void cmd_mem(void)
 static void run(char *line)
 {
 	if (!strcmp(line, "help")) {
-		kputs("  commands: help harts threads mem ott fault <load|store|exec|illegal> halt\n");
+		kputs("  commands: help harts threads mem ott fault <load|store|exec|illegal> halt reboot\n");
 	} else if (!strcmp(line, "harts")) {
 		cmd_harts();
 	} else if (!strcmp(line, "threads")) {
@@ -69,6 +70,9 @@ static void run(char *line)
 	} else if (!strcmp(line, "halt")) {
 		klog("shell", "halt requested");
 		platform_halt(0);
+	} else if (!strcmp(line, "reboot")) {
+		klog("shell", "reboot requested");
+		sbi_system_reset(SBI_SRST_COLD_REBOOT, SBI_SRST_REASON_NONE);
 	} else if (line[0]) {
 		kprintf("  unknown command '%s' (try help)\n", line);
 	}

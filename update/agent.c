@@ -385,18 +385,25 @@ static void answer_on_net(struct net_stack *ns, void *arg)
 	spin_unlock(&agent_lock);
 }
 
+/* The engine's checks passed (signature, hashes, chain): linking comes next. */
+static void on_verified(uint32_t seq, unsigned int steps)
+{
+	klog("ota", "verified seq=%u steps=%u", seq, steps);
+	set_state(ST_UPDATING);
+}
+
 static enum update_result verify_and_apply(struct job *jb, char *err, size_t errlen)
 {
 	enum update_result r;
-	unsigned int steps;
-	uint32_t seq;
 
-	r = update_verify_pack(jb->pack, jb->size, &seq, &steps, err, errlen);
-	if (r != UPDATE_OK)
-		return r;
-	klog("ota", "verified seq=%u steps=%u", seq, steps);
-	set_state(ST_UPDATING);
+	/* One pass: the engine checks the pack once and tells us when it passed. */
+	update_verified_hook = on_verified;
 	r = update_apply_pack(jb->pack, jb->size);
+	update_verified_hook = NULL;
+	if (r != UPDATE_OK) {
+		strncpy(err, update_last_detail(), errlen - 1);
+		err[errlen - 1] = '\0';
+	}
 	if (r == UPDATE_OK) {
 		update_wait_idle();	/* probation: commit or rollback decides */
 		r = update_last_result;

@@ -47,6 +47,18 @@
 #define LAZY_DEFAULT_MIN	16	/* classes with more instances default to lazy */
 
 struct update_record update_rec;
+void (*update_verified_hook)(uint32_t seq, unsigned int steps);
+static char last_detail[128];
+
+const char *update_last_detail(void)
+{
+	return last_detail;
+}
+
+void update_set_detail(const char *why)
+{
+	strncpy(last_detail, why, sizeof(last_detail) - 1);
+}
 volatile int update_busy;
 static uint32_t last_seq;
 enum update_result update_last_result;
@@ -300,6 +312,8 @@ static enum update_result check(struct update_record *rec, const void *pack, siz
 	r = chain_check(&rec->pack, KERNEL_ABI, last_seq, version_of, NULL, err, errlen);
 	if (r != UPDATE_OK)
 		return r;
+	if (update_verified_hook)
+		update_verified_hook(rec->pack.seq, rec->pack.nsteps);
 	for (unsigned int i = 0; i < rec->pack.nsteps; i++) {
 		rec->steps[i].ps = &rec->pack.steps[i];
 		rec->nsteps = i + 1;
@@ -467,12 +481,14 @@ enum update_result update_apply_pack_flags(const void *pack, size_t size, unsign
 	if (r != UPDATE_OK) {
 		klog("update", "rejected seq=%u reason=%s detail=\"%s\"", rec->pack.seq,
 		     update_result_name(r), err);
+		strncpy(last_detail, err, sizeof(last_detail) - 1);
 		release_steps(rec, true);
 		update_last_result = r;
 		__atomic_store_n(&update_busy, 0, __ATOMIC_RELEASE);
 		return r;
 	}
 	update_last_result = UPDATE_OK;
+	last_detail[0] = '\0';
 	probation_start(rec);	/* hands the record to the monitor, which clears busy */
 	return UPDATE_OK;
 }

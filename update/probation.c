@@ -170,6 +170,7 @@ static void finish_rollback(struct update_record *rec)
 		     rec->reason);
 	}
 	update_last_result = UPDATE_ERR_ROLLED_BACK;
+	update_set_detail(rec->reason);
 }
 
 static void commit_probation(struct update_record *rec)

@@ -80,12 +80,23 @@ struct update_timing {
 extern struct update_timing update_last_timing;
 
 /*
+ * Called (if set) once a pack passed every check that needs no code loaded
+ * (structure, signature, hashes, ABI, sequence, chain), before linking:
+ * the OTA agent's `ota: verified` line. One pack at a time, so a plain
+ * pointer suffices.
+ */
+extern void (*update_verified_hook)(uint32_t seq, unsigned int steps);
+
+/*
  * Checks a pack without applying it or loading code: structure, signature,
  * hashes, ABI, sequence number and version chain. Fills *seq and *steps;
  * @err gets what failed.
  */
 enum update_result update_verify_pack(const void *pack, size_t size, uint32_t *seq,
 				      unsigned int *steps, char *err, size_t errlen);
+
+/* What failed, for the last pack refused (empty after a success). */
+const char *update_last_detail(void);
 
 /* Versions for reports: the current version of a class, 0 if unknown. */
 uint32_t update_class_version(const char *class_name);

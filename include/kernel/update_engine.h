@@ -53,6 +53,9 @@ extern struct update_record update_rec;
 extern volatile int update_busy;
 extern enum update_result update_last_result;
 
+/* Records why the last pack failed after its apply (a rollback). */
+void update_set_detail(const char *why);
+
 /* Starts the monitor thread (boot). */
 void update_engine_start(void);
 /* Hands an applied record to the monitor (engine.c). */

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """make bench: boots the kernel with the `bench` argument and reports the
-OTT call paths side by side.
+OTT call paths side by side (then, on qemu-virt, the live-update benchmark
+and the OTA benchmark, test/bench/ota_bench.py).
 
 QEMU's rdinstret is exact only under -icount, and -icount makes time
 virtual; so the same image boots twice, once with -icount shift=0 (for the
@@ -8,6 +9,7 @@ instruction counts) and once plainly (for the times), and this script joins
 the two into one table plus `bench: <name> ... ratio=<x>` lines.
 """
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -67,6 +69,8 @@ def main():
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--demo-kernel", help="kernel-demo.elf for the update benchmark "
                     "(default build/<board>/kernel-demo.elf; skipped for other boards)")
+    ap.add_argument("--ota-rounds", type=int, default=5, help="rounds of the OTA benchmark "
+                    "(test/bench/ota_bench.py; qemu-virt only; 0 skips it)")
     a = ap.parse_args()
     kernel = a.kernel or "build/%s/kernel.elf" % a.board
     exact = boot(kernel, a.board, True, a.timeout)
@@ -92,10 +96,19 @@ def main():
     print()
     print("Live update on %s (plain TCG run; times are wall clock of a shared host: "
           "compare within the table)" % a.board)
-    table, lines = boot_update_bench(a.demo_kernel or "build/%s/kernel-demo.elf" % a.board,
-                                     a.board, a.timeout)
+    demo_kernel = a.demo_kernel or "build/%s/kernel-demo.elf" % a.board
+    table, lines = boot_update_bench(demo_kernel, a.board, a.timeout)
     print("\n".join(table))
     print("\n".join(lines))
+    if a.ota_rounds > 0:
+        # OTA push throughput vs U-Boot's tftpboot, live update vs reboot.
+        print(flush=True)
+        rc = subprocess.call([sys.executable, os.path.join(os.path.dirname(__file__), "ota_bench.py"),
+                              "--board", a.board, "--kernel", kernel, "--rounds", str(a.ota_rounds),
+                              "--packs", os.path.join(os.path.dirname(demo_kernel), "demos", "packs"),
+                              "--timeout", str(a.timeout)])
+        if rc:
+            sys.exit(rc)
 
 
 if __name__ == "__main__":

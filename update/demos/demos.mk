@@ -30,6 +30,15 @@ $(DEMO_O)/mod/bench_%.o: $(DEMO_SRC)/bench/bench_mod.c | $(DEPS_STAMP) $(LIBFDT_
 		-c $< -o $@.full
 	$(Q)$(OBJCOPY) --strip-debug $@.full $@
 
+# The OTA throughput module (1 MiB of read-only data; test/bench/ota_bench.py).
+# An explicit rule: the bench_% pattern above would build it from bench_mod.c.
+OTA_MOD_OBJ  := $(DEMO_O)/mod/bench_1m.o
+$(DEMO_O)/mod/bench_1m.o: $(DEMO_SRC)/bench/bench_1m.c | $(DEPS_STAMP) $(LIBFDT_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)echo "  MODCC   $<"
+	$(Q)$(CC) $(MODCFLAGS) -MMD -MP -c $< -o $@.full
+	$(Q)$(OBJCOPY) --strip-debug $@.full $@
+
 # A second key the kernel does not trust, for the "signed by another key" test pack.
 OTHER_KEYDIR := build/keys-other
 $(OTHER_KEYDIR)/$(KEY_NAME).key:
@@ -38,7 +47,7 @@ $(OTHER_KEYDIR)/$(KEY_NAME).key:
 $(OTHER_KEYDIR)/$(KEY_NAME).crt: $(OTHER_KEYDIR)/$(KEY_NAME).key
 	$(Q)openssl req -batch -new -x509 -days 36500 -key $< -out $@ -subj "/CN=other" 2>/dev/null
 
-$(DEMO_O)/packs.S: $(DEMO_SRC)/packs.txt ota-server/packtool.py $(DEMO_MOD_OBJ) $(BENCH_MOD_OBJ) \
+$(DEMO_O)/packs.S: $(DEMO_SRC)/packs.txt ota-server/packtool.py $(DEMO_MOD_OBJ) $(BENCH_MOD_OBJ) $(OTA_MOD_OBJ) \
 		$(DEMO_O)/mod/garbage.bin $(KEYDIR)/$(KEY_NAME).crt $(OTHER_KEYDIR)/$(KEY_NAME).crt | $(DEPS_STAMP)
 	$(Q)echo "  PACKS   $(DEMO_SRC)/packs.txt (signed with $(KEYDIR)/$(KEY_NAME))"
 	$(Q)$(HOSTPY) ota-server/packtool.py batch $(DEMO_SRC)/packs.txt --modules $(DEMO_O)/mod \
@@ -52,7 +61,7 @@ $(O)/kernel-demo.elf: $(kobjs) $(DEMO_O)/packs.o $(O)/kernel.ld
 	$(Q)echo "  LD      $@"
 	$(Q)$(CC) $(KLDFLAGS) -T $(O)/kernel.ld $(kobjs) $(DEMO_O)/packs.o -o $@ -lc -lgcc
 
--include $(DEMO_MOD_OBJ:.o=.d)
+-include $(DEMO_MOD_OBJ:.o=.d) $(OTA_MOD_OBJ:.o=.d)
 
 .PHONY: demo
 # Boots qemu-virt (4 harts) with the demo packs, applies them in turn while

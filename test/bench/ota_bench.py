@@ -1,0 +1,539 @@
+#!/usr/bin/python3
+"""make bench, OTA part: push throughput and live-update latency, side by side
+with U-Boot's tftpboot and with a reboot, in the same QEMU machine (qemu-virt).
+
+Throughput: the 1 MiB signed pack bench-1m.itb (update/demos/bench/bench_1m.c,
+counter 1->2 plus 1 MiB of read-only data; it applies) is PUT to the agent
+(TCP 8080, through a hostfwd on 127.0.0.1) of a fresh board running
+kernel.elf. Board figure: UART timestamps `ota: receiving` -> `ota:
+downloaded`; host figure: PUT start (before connect) -> the `ota: downloaded`
+line read from the UART. The same file is then fetched by U-Boot (S-mode,
+OpenSBI fw_dynamic, virtio-net) with `tftpboot` from slirp's built-in TFTP
+server (-netdev user,tftp=<dir>). Board figure: the rate U-Boot prints;
+host figure: the command's newline -> U-Boot's "Bytes transferred" line.
+MB/s are 10^6 bytes per second (U-Boot prints KiB/s: converted).
+
+Latency: live = PUT start of uart-v2.itb on a fresh board -> the `update:
+applied` line on the UART (host clock; the board figure is `ota: receiving`
+-> `update: applied` in UART timestamps). Reboot = QEMU monitor
+`system_reset` of the same machine -> the next `boot: ready` line (OpenSBI +
+kernel init, direct boot, no bootloader, new image assumed already in place:
+the fastest a reboot-based update could be; the board figure is the
+kernel's own timestamp of that line, its timer restarts with the machine).
+The kernel has no reboot command; an SBI SRST cold reboot ends in the same
+QEMU machine reset. Also shown: reboot until the network is up and the
+agent listens, a cold start (QEMU process start), and where the time of a
+push goes on the board (UART timestamps of receiving, downloaded,
+verified, module loaded, applied).
+
+Rounds: both machines start once. Our board: every round after the first
+starts with a system_reset (a reboot sample), so each round's pushes meet a
+fresh board; a last system_reset gives the last reboot sample. U-Boot runs
+tftpboot once per round, in one session. The rounds alternate between the
+two machines and the one not measured is stopped (QEMU `stop`), so both
+sides see the same host load. Reported: median, with min..max.
+
+Networking: user mode only, restrict=on, the hostfwd bound to 127.0.0.1,
+the monitor on a Unix socket in a temporary directory. Every QEMU process
+has a hard timeout and is killed at the end, whatever happens.
+"""
+import argparse
+import atexit
+import ctypes
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+QEMU = "qemu-system-riscv64"
+OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+UBOOT = "/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin"
+MACHINE = ["-M", "virt", "-smp", "4", "-m", "256M"]
+NIC = ["-device", "virtio-net-device,netdev=n0"]
+LOG = re.compile(r"^\[\s*(\d+)\.(\d{6})\] h\d+ ([a-z][a-z0-9_-]*): (.*)$")
+UBOOT_RATE = re.compile(r"^\s*([\d.]+) (|Ki|Mi|Gi)B/s\s*$", re.M)
+UNIT = {"": 1, "Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3}
+
+
+class BenchError(Exception):
+    pass
+
+
+_live = []
+
+
+@atexit.register
+def _kill_all():
+    for b in list(_live):
+        b.kill()
+
+
+def _die_with_parent():
+    """In the QEMU child: SIGKILL when this script dies, however it dies."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)    # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class Board:
+    """One QEMU process with the UART on its stdout. A reader thread stamps
+    every chunk and every complete line with the host's monotonic clock."""
+
+    def __init__(self, argv, hard_timeout, name):
+        self.name = name
+        self.lines = []          # (host time, line)
+        self.text = ""           # everything, for prompts without a newline
+        self.stamps = []         # (offset in text where a chunk ends, host time)
+        self.partial = ""
+        self.eof = False
+        self.cond = threading.Condition()
+        self.t_start = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
+        _live.append(self)
+        self.watchdog = threading.Timer(hard_timeout, self.kill)
+        self.watchdog.daemon = True
+        self.watchdog.start()
+        self.err = []
+        self.threads = [threading.Thread(target=self._read, daemon=True),
+                        threading.Thread(target=lambda: self.err.append(self.proc.stderr.read()),
+                                         daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _read(self):
+        fd = self.proc.stdout.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            now = time.monotonic()
+            with self.cond:
+                if not chunk:
+                    self.eof = True
+                    self.cond.notify_all()
+                    return
+                s = chunk.decode("utf-8", errors="replace")
+                self.text += s
+                self.stamps.append((len(self.text), now))
+                parts = (self.partial + s).split("\n")
+                self.partial = parts.pop()
+                self.lines.extend((now, p.rstrip("\r")) for p in parts)
+                self.cond.notify_all()
+
+    def mark(self):
+        with self.cond:
+            return len(self.lines)
+
+    def wait_line(self, pattern, timeout, start=0):
+        """First line from index `start` that matches: (index, host time, match)."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        i = start
+        with self.cond:
+            while True:
+                while i < len(self.lines):
+                    m = rx.search(self.lines[i][1])
+                    if m:
+                        return i, self.lines[i][0], m
+                    i += 1
+                left = deadline - time.monotonic()
+                if self.eof or left <= 0:
+                    raise BenchError("%s: no line matching %r within %.0f s (%s)\n%s" % (
+                        self.name, pattern, timeout, "QEMU ended" if self.eof else "timeout",
+                        self.tail()))
+                self.cond.wait(min(left, 0.5))
+
+    def wait_text(self, pattern, timeout, start=0):
+        """First match in the raw output from offset `start`: (end offset, host time, match)."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                m = rx.search(self.text, start)
+                if m:
+                    t = next(t for end, t in self.stamps if end >= m.end())
+                    return m.end(), t, m
+                left = deadline - time.monotonic()
+                if self.eof or left <= 0:
+                    raise BenchError("%s: no output matching %r within %.0f s (%s)\n%s" % (
+                        self.name, pattern, timeout, "QEMU ended" if self.eof else "timeout",
+                        self.tail()))
+                self.cond.wait(min(left, 0.5))
+
+    def offset(self):
+        with self.cond:
+            return len(self.text)
+
+    def send(self, data):
+        self.proc.stdin.write(data.encode())
+        self.proc.stdin.flush()
+
+    def tail(self, n=25):
+        with self.cond:
+            lines = [l for _, l in self.lines[-n:]] + ([self.partial] if self.partial else [])
+        err = b"".join(e for e in self.err if e).decode(errors="replace").strip()
+        return "\n".join(lines) + ("\n[qemu stderr] " + err if err else "")
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.watchdog.cancel()
+        for t in self.threads:
+            if t is not threading.current_thread():
+                t.join(timeout=5)
+        try:
+            self.proc.stdin.close()
+        except (OSError, BrokenPipeError):
+            pass
+        if self in _live:
+            _live.remove(self)
+
+
+def kernel_time(line):
+    m = LOG.match(line)
+    return int(m.group(1)) + int(m.group(2)) / 1e6 if m else None
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Push(threading.Thread):
+    """PUT /update in the background; t0 is taken right before connecting."""
+
+    def __init__(self, port, data, timeout):
+        super().__init__(daemon=True)
+        self.port, self.data, self.timeout = port, data, timeout
+        self.t0 = self.t_sent = self.t_done = None
+        self.status, self.body, self.error = None, b"", None
+
+    def run(self):
+        try:
+            self.t0 = time.monotonic()
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            c.request("PUT", "/update", body=self.data,
+                      headers={"Content-Type": "application/octet-stream"})
+            self.t_sent = time.monotonic()
+            r = c.getresponse()
+            self.status, self.body = r.status, r.read()
+            self.t_done = time.monotonic()
+            c.close()
+        except (OSError, http.client.HTTPException) as e:
+            self.error = e
+
+    def finish(self):
+        self.join(self.timeout + 5)
+        if self.is_alive() or self.error or self.status != 200:
+            raise BenchError("PUT /update: %s" % (
+                "no answer" if self.is_alive() else self.error or
+                "HTTP %s %s" % (self.status, self.body.decode(errors="replace").strip())))
+
+
+def monitor(sock_path, command):
+    """One HMP command on the monitor's Unix socket."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(sock_path)
+        buf = b""
+        while b"(qemu)" not in buf:
+            d = s.recv(4096)
+            if not d:
+                raise BenchError("monitor closed")
+            buf += d
+        s.sendall(command.encode() + b"\n")
+        buf = b""
+        while b"(qemu)" not in buf:     # the command's own prompt: it was taken
+            d = s.recv(4096)
+            if not d:
+                break
+            buf += d
+
+
+# --- our board ------------------------------------------------------------------
+
+
+class OurBoard:
+    """kernel.elf with the agent reachable on 127.0.0.1:<port>."""
+
+    def __init__(self, kernel, timeout, tmp):
+        self.mon = os.path.join(tmp, "mon-board.sock")
+        for attempt in range(3):
+            self.port = free_port()
+            argv = [QEMU] + MACHINE + [
+                "-bios", OPENSBI, "-kernel", kernel, "-append", "",
+                "-netdev", "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:8080" % self.port
+            ] + NIC + ["-nographic", "-serial", "stdio", "-display", "none",
+                       "-monitor", "unix:%s,server=on,wait=off" % self.mon]
+            self.b = Board(argv, timeout, "board")
+            try:
+                _, t_ready, _ = self.b.wait_line(r" boot: ready", 60)
+                break
+            except BenchError:
+                self.b.kill()
+                if "hostfwd" not in self.b.tail() or attempt == 2:   # port taken meanwhile
+                    raise
+        self.cold = t_ready - self.b.t_start
+        self.boot, self.t_boot = 0, self.b.t_start     # this boot's first line, its start
+
+    def reset(self):
+        """system_reset -> boot: ready: (host s, the kernel's own timestamp)."""
+        self.boot = self.b.mark()
+        self.t_boot = time.monotonic()
+        monitor(self.mon, "system_reset")
+        i, t, _ = self.b.wait_line(r" boot: ready", 60, self.boot)
+        return t - self.t_boot, kernel_time(self.b.lines[i][1])
+
+    def wait_serving(self):
+        """Seconds from this boot's start until it is ready, the network is up and
+        the agent listens (in whatever order they come)."""
+        return max(self.b.wait_line(rx, 30, self.boot)[1] for rx in (
+            r" boot: ready", r" ota: agent listening", r" net: up ip=")) - self.t_boot
+
+    STAGES = (("rx", r" ota: receiving bytes=%d "), ("dl", r" ota: downloaded bytes=%d\b"),
+              ("verified", r" ota: verified seq="), ("loaded", r" update: module loaded "))
+
+    def push(self, data, until, timeout):
+        """PUT `data`, waiting for the answer and for the UART lines of each
+        stage (receiving, downloaded, verified, module loaded) and `until`.
+        Returns {stage: host s since the PUT start}, {stage: kernel timestamp}."""
+        start = self.b.mark()
+        p = Push(self.port, data, timeout)
+        p.start()
+        host, kern = {}, {}
+        for name, rx in self.STAGES + (("done", until),):
+            i, t, _ = self.b.wait_line(rx.replace("%d", str(len(data))), timeout, start)
+            host[name], kern[name] = t, kernel_time(self.b.lines[i][1])
+        p.finish()
+        return {k: t - p.t0 for k, t in host.items()}, kern
+
+    def pause(self):
+        monitor(self.mon, "stop")
+
+    def resume(self):
+        monitor(self.mon, "cont")
+
+    def kill(self):
+        self.b.kill()
+
+
+# --- U-Boot -----------------------------------------------------------------------
+
+
+class UBoot:
+    """U-Boot (S-mode) at its prompt, with slirp's TFTP server serving `pack`."""
+
+    def __init__(self, pack, timeout, tmp):
+        tftp = os.path.join(tmp, "tftp")
+        os.makedirs(tftp)
+        shutil.copyfile(pack, os.path.join(tftp, "pack.itb"))
+        self.size = os.path.getsize(pack)
+        self.mon = os.path.join(tmp, "mon-uboot.sock")
+        argv = [QEMU] + MACHINE + ["-bios", OPENSBI, "-kernel", UBOOT,
+                                   "-netdev", "user,id=n0,restrict=on,tftp=%s" % tftp] + NIC + [
+            "-nographic", "-serial", "stdio", "-display", "none",
+            "-monitor", "unix:%s,server=on,wait=off" % self.mon]
+        self.b = Board(argv, timeout, "u-boot")
+        off, _, _ = self.b.wait_text(r"Hit any key to stop autoboot", 60)
+        self.b.send(" ")
+        off, _, _ = self.b.wait_text(r"=> ", 20, off)
+        for cmd in ("setenv ipaddr 10.0.2.15", "setenv serverip 10.0.2.2"):
+            self.b.send(cmd + "\n")
+            off, _, _ = self.b.wait_text(re.escape(cmd) + r"\r?\n=> ", 20, off)
+        self.off = off
+
+    def fetch(self):
+        """One tftpboot of the file: (U-Boot's rate in B/s, host s)."""
+        cmd = "tftpboot 0x84000000 pack.itb"
+        self.b.send(cmd)
+        off, _, _ = self.b.wait_text(re.escape(cmd), 20, self.off)   # the echo, before timing
+        t0 = time.monotonic()
+        self.b.send("\n")
+        end, t1, m = self.b.wait_text(r"Bytes transferred = (\d+) \(", 120, off)
+        out = self.b.text[off:end]
+        if int(m.group(1)) != self.size:
+            raise BenchError("u-boot: transferred %s bytes, the file has %d\n%s"
+                             % (m.group(1), self.size, out))
+        rates = UBOOT_RATE.findall(out)
+        if not rates:
+            raise BenchError("u-boot: no rate in its output:\n" + out)
+        self.off, _, _ = self.b.wait_text(r"=> ", 20, end)
+        return float(rates[-1][0]) * UNIT[rates[-1][1]], t1 - t0
+
+    def pause(self):
+        monitor(self.mon, "stop")
+
+    def resume(self):
+        monitor(self.mon, "cont")
+
+    def kill(self):
+        self.b.kill()
+
+
+def phases(k):
+    """Board-side stages of one push from its kernel timestamps."""
+    return (k["dl"] - k["rx"], k["verified"] - k["dl"], k["loaded"] - k["verified"],
+            k["done"] - k["loaded"])
+
+
+def run(kernel, small, big, rounds, timeout, tmp):
+    """Both machines live; only the one measured runs, the other is stopped
+    (QEMU `stop`: no CPU time, its clock stands still), and the rounds
+    alternate between them, so both sides see the same host load."""
+    res = {k: [] for k in ("reboot", "reboot_k", "serving", "live", "live_k", "push",
+                           "push_k", "big_applied", "tftp_rate", "tftp_host",
+                           "phases_small", "phases_big")}
+    ub = board = None
+    small_data, big_data = open(small, "rb").read(), open(big, "rb").read()
+    try:
+        ub = UBoot(big, timeout, tmp)
+        ub.pause()
+        board = OurBoard(kernel, timeout, tmp)
+        res["cold"] = [board.cold]
+        for r in range(rounds):
+            if r:
+                t, k = board.reset()
+                res["reboot"].append(t)
+                res["reboot_k"].append(k)
+            res["serving"].append(board.wait_serving())
+            # Latency: the small pack on a fresh board, PUT start -> applied.
+            h, k = board.push(small_data, r" update: applied ", 60)
+            res["live"].append(h["done"])
+            res["live_k"].append(k["done"] - k["rx"])
+            res["phases_small"].append(phases(k))
+            # Throughput: the 1 MiB pack (it applies as well).
+            h, k = board.push(big_data, r" update: applied class=counter ", 120)
+            res["push"].append(h["dl"])
+            res["push_k"].append(k["dl"] - k["rx"])
+            res["big_applied"].append(h["done"])
+            res["phases_big"].append(phases(k))
+            board.pause()
+            ub.resume()
+            rate, t = ub.fetch()
+            res["tftp_rate"].append(rate)
+            res["tftp_host"].append(t)
+            ub.pause()
+            board.resume()
+        t, k = board.reset()
+        res["reboot"].append(t)
+        res["reboot_k"].append(k)
+        res["serving"].append(board.wait_serving())
+    finally:
+        for m in (board, ub):
+            if m:
+                m.kill()
+    return res
+
+
+# --- report -------------------------------------------------------------------------
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def span(xs, f):
+    return "%s [%s..%s]" % (f(med(xs)), f(min(xs)), f(max(xs)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--board", default="qemu-virt")
+    ap.add_argument("--kernel", help="kernel.elf (default build/<board>/kernel.elf)")
+    ap.add_argument("--packs", help="folder of the demo packs (default build/<board>/demos/packs)")
+    ap.add_argument("--small", default="uart-v2", help="pack for the latency (default uart-v2)")
+    ap.add_argument("--big", default="bench-1m", help="pack for the throughput (default bench-1m)")
+    ap.add_argument("--rounds", type=int, default=3, help="samples of each figure (default 3)")
+    ap.add_argument("--timeout", type=int, default=300, help="hard limit per QEMU process (s)")
+    a = ap.parse_args()
+    if a.board != "qemu-virt":
+        print("bench: ota skipped: only qemu-virt has a network device the kernel and U-Boot share")
+        return 0
+    kernel = a.kernel or "build/%s/kernel.elf" % a.board
+    packs = a.packs or "build/%s/demos/packs" % a.board
+    small = os.path.join(packs, a.small + ".itb")
+    big = os.path.join(packs, a.big + ".itb")
+    for f, why in ((kernel, "make"), (small, "make %s/../kernel-demo.elf" % packs),
+                   (big, "the bench-1m line in update/demos/packs.txt, then make kernel-demo.elf"),
+                   (OPENSBI, "apt install opensbi"), (UBOOT, "apt install u-boot-qemu")):
+        if not os.path.exists(f):
+            sys.exit("bench: ota: %s is missing (%s)" % (f, why))
+    # make's Ctrl-C reaches us as SIGINT (KeyboardInterrupt); a SIGTERM or
+    # SIGHUP unwinds the same way, so the finally blocks kill QEMU.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda n, f: sys.exit(128 + n))
+    t_begin = time.monotonic()
+    n_small, n_big = os.path.getsize(small), os.path.getsize(big)
+    with tempfile.TemporaryDirectory(prefix="ota-bench-") as tmp:
+        try:
+            r = run(kernel, small, big, a.rounds, a.timeout, tmp)
+        except (BenchError, OSError) as e:
+            sys.exit("bench: ota: %s" % e)
+    push_k = [n_big / t / 1e6 for t in r["push_k"]]
+    push_h = [n_big / t / 1e6 for t in r["push"]]
+    tftp_k = [x / 1e6 for x in r["tftp_rate"]]
+    tftp_h = [n_big / t / 1e6 for t in r["tftp_host"]]
+    mbs = lambda x: "%.2f" % x
+    sec = lambda x: "%.3f" % x
+    row = lambda name, *cols: print((("  %-43s" + " %-21s" * len(cols)) % ((name,) + cols)).rstrip())
+    print("OTA on %s (-smp 4 -m 256M, user networking restrict=on, 127.0.0.1 only; plain TCG,"
+          " wall clock of a shared host)" % a.board)
+    print("  %d rounds, alternating between our board and U-Boot (the other one stopped);"
+          " median [min..max]; MB = 10^6 bytes" % a.rounds)
+    row("download of %s (%d bytes)" % (os.path.basename(big), n_big),
+        "MB/s board", "MB/s host", "s host")
+    row("ours: PUT /update, TCP to the agent", span(push_k, mbs), span(push_h, mbs),
+        span(r["push"], sec))
+    row("U-Boot: tftpboot from slirp's TFTP", span(tftp_k, mbs), span(tftp_h, mbs),
+        span(r["tftp_host"], sec))
+    row("  ratio ours/tftp (medians)", "%.2f" % (med(push_k) / med(tftp_k)),
+        "%.2f" % (med(push_h) / med(tftp_h)))
+    row("update latency", "s host", "s board")
+    row("live: PUT %s (%d B) -> applied" % (os.path.basename(small), n_small),
+        span(r["live"], sec), span(r["live_k"], sec))
+    row("reboot: system_reset -> boot: ready", span(r["reboot"], sec), span(r["reboot_k"], sec))
+    row("reboot: system_reset -> net up + agent", span(r["serving"][1:], sec))
+    row("cold: QEMU start -> boot: ready", span(r["cold"], sec))
+    row("cold: QEMU start -> net up + agent", span(r["serving"][:1], sec))
+    row("  ratio live/reboot (medians)", "%.2f" % (med(r["live"]) / med(r["reboot"])),
+        "%.2f" % (med(r["live_k"]) / med(r["reboot_k"])))
+    row("1 MiB pack: PUT -> applied", span(r["big_applied"], sec))
+    row("stages on the board, s (medians)", "receive", "verify", "load+link",
+        "check+switch")
+    for name, key in (("live: " + os.path.basename(small), "phases_small"),
+                      ("1 MiB: " + os.path.basename(big), "phases_big")):
+        row("  " + name, *("%.3f" % med([p[j] for p in r[key]]) for j in range(4)))
+    print("bench: ota_push_vs_tftp push_mbs=%.2f tftp_mbs=%.2f ratio=%.3f"
+          % (med(push_k), med(tftp_k), med(push_k) / med(tftp_k)))
+    print("bench: ota_push_vs_tftp_host push_mbs=%.2f tftp_mbs=%.2f ratio=%.3f"
+          % (med(push_h), med(tftp_h), med(push_h) / med(tftp_h)))
+    print("bench: ota_live_vs_reboot live_s=%.3f reboot_s=%.3f ratio=%.3f"
+          % (med(r["live"]), med(r["reboot"]), med(r["live"]) / med(r["reboot"])))
+    print("bench: ota_live_vs_reboot_serving live_s=%.3f reboot_serving_s=%.3f ratio=%.3f"
+          % (med(r["live"]), med(r["serving"][1:]), med(r["live"]) / med(r["serving"][1:])))
+    print("bench: ota done rounds=%d runtime_s=%.1f" % (a.rounds, time.monotonic() - t_begin))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
