@@ -14,6 +14,8 @@
 #include <kernel/console.h>
 #include <kernel/spinlock.h>
 #include <kernel/errno.h>
+#include <kernel/driver.h>
+#include <kernel/devtree.h>
 
 #define RX_RING 256
 
@@ -40,6 +42,21 @@ void console_attach(ott_ref_t uart, int is_stdout, unsigned int irq)
 	console_irq = irq;
 	console_is_stdout = is_stdout;
 	log_set_sink(console_sink);
+}
+
+int uart_bind(const void *fdt, int node, struct factory *f, const struct class *cls,
+	      struct object *obj, const char *what, uint64_t base)
+{
+	uint32_t irq = 0;
+	ott_ref_t ref;
+	int err = driver_publish(f, cls, obj, &ref);
+
+	if (err)
+		return err;
+	dt_irq(fdt, node, 0, &irq);
+	console_attach(ref, node == dt_stdout_node(fdt), irq);
+	klog("uart", "bound %s base=%#lx irq=%u", what, (unsigned long)base, irq);
+	return 0;
 }
 
 long console_push(const char *buf, size_t len)

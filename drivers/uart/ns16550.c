@@ -91,8 +91,6 @@ static int ns16550_probe(const void *fdt, int node, int match)
 {
 	struct ns16550 *u;
 	uint64_t base, size;
-	uint32_t irq = 0;
-	ott_ref_t ref;
 	int err;
 
 	if (nuarts >= (int)(sizeof(uarts) / sizeof(uarts[0])))
@@ -106,14 +104,10 @@ static int ns16550_probe(const void *fdt, int node, int match)
 	u->width = prop_u32(fdt, node, "reg-io-width", 1);
 	spin_init(&u->tx_lock, "ns16550");
 	ns16550_wr(u, NS16550_FCR, 0x07);	/* enable and clear FIFOs */
-	err = driver_publish(&ns16550_factory, &ns16550_class, &u->obj, &ref);
-	if (err)
-		return err;
-	nuarts++;
-	dt_irq(fdt, node, 0, &irq);
-	console_attach(ref, node == dt_stdout_node(fdt), irq);
-	klog("uart", "bound ns16550a base=%#lx irq=%u", (unsigned long)base, irq);
-	return 0;
+	err = uart_bind(fdt, node, &ns16550_factory, &ns16550_class, &u->obj, "ns16550a", base);
+	if (!err)
+		nuarts++;
+	return err;
 }
 
 static const char *const ns16550_compat[] = { "ns16550a", "ns16550", NULL };

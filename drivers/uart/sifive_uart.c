@@ -101,8 +101,6 @@ static int sifive_uart_probe(const void *fdt, int node, int match)
 {
 	struct sifive_uart *u;
 	uint64_t base, size;
-	uint32_t irq = 0;
-	ott_ref_t ref;
 	int err;
 
 	if (nuarts >= (int)(sizeof(uarts) / sizeof(uarts[0])))
@@ -115,14 +113,10 @@ static int sifive_uart_probe(const void *fdt, int node, int match)
 	spin_init(&u->tx_lock, "sifive-uart");
 	*reg(u, TXCTRL) |= 1;	/* txen; firmware set the divisor */
 	*reg(u, RXCTRL) = 1;	/* rxen, watermark 0 */
-	err = driver_publish(&sifive_uart_factory, &sifive_uart_class, &u->obj, &ref);
-	if (err)
-		return err;
-	nuarts++;
-	dt_irq(fdt, node, 0, &irq);
-	console_attach(ref, node == dt_stdout_node(fdt), irq);
-	klog("uart", "bound sifive,uart0 base=%#lx irq=%u", (unsigned long)base, irq);
-	return 0;
+	err = uart_bind(fdt, node, &sifive_uart_factory, &sifive_uart_class, &u->obj, "sifive,uart0", base);
+	if (!err)
+		nuarts++;
+	return err;
 }
 
 static const char *const sifive_uart_compat[] = { "sifive,uart0", NULL };

@@ -43,6 +43,17 @@ static inline long uart_rx_irq(ott_ref_t r, int on)
 
 /* Drivers call this when they bind a UART; the console one becomes console_ref. */
 void console_attach(ott_ref_t uart, int is_stdout, unsigned int irq);
+
+struct factory;
+struct class;
+
+/*
+ * What every UART driver does once its device is set up: publish the
+ * instance in its class's factory, attach it as a console candidate (with
+ * its interrupt from the devicetree) and log it. 0 or a negative code.
+ */
+int uart_bind(const void *fdt, int node, struct factory *f, const struct class *cls,
+	      struct object *obj, const char *what, uint64_t base);
 /* Called by a UART's irq method with the bytes it received; returns @len. */
 long console_push(const char *buf, size_t len);
 /* Received console bytes (filled from the UART interrupt). */
