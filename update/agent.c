@@ -184,7 +184,7 @@ static bool upload_start(struct conn *c)
 	busy = job.pack || state != ST_IDLE || update_busy;
 	spin_unlock(&agent_lock);
 	if (busy) {
-		klog("ota", "rejected reason=busy: an update is in progress");
+		klog("ota", "rejected reason=busy detail=\"an update is in progress\"");
 		respond_error(c, 409, "busy", "an update is in progress");
 		return false;
 	}
@@ -264,10 +264,13 @@ static void on_received(void *arg, struct tcp_pcb *pcb, const void *data, size_t
 	size_t used = 0;
 
 	if (!len) {		/* the peer finished sending */
-		if (c->uploading)
+		if (c->uploading) {
 			upload_abort(c, "truncated");
-		else if (c->req.state == HTTP_HEAD)
+			/* Answer (the peer may still read) and close: the slot must come free. */
+			respond_error(c, 400, "connection-lost", "body shorter than Content-Length");
+		} else if (c->req.state == HTTP_HEAD) {
 			tcp_close(pcb);
+		}
 		return;
 	}
 	tcp_recved(pcb, len);	/* everything is consumed at once: the pack buffer is ours */
@@ -407,6 +410,10 @@ static enum update_result verify_and_apply(struct job *jb, char *err, size_t err
 	if (r == UPDATE_OK) {
 		update_wait_idle();	/* probation: commit or rollback decides */
 		r = update_last_result;
+		if (r != UPDATE_OK) {
+			strncpy(err, update_last_detail(), errlen - 1);
+			err[errlen - 1] = '\0';
+		}
 	}
 	return r;
 }
