@@ -263,6 +263,7 @@ int convert_instance(struct object *old, struct object **out)
 	struct class_version *to = back ? from->revert_to : old->factory->cur;
 	uint32_t zero = 0;
 	unsigned long flags;
+	bool free_old = false;
 	struct object *n;
 	uint64_t t0;
 
@@ -284,9 +285,20 @@ int convert_instance(struct object *old, struct object **out)
 	this_hart()->converting = old;
 	n = back ? build_back(old, to) : build_forward(old, to);
 	if (n) {
-		/* Decided now, not from a state a rollback may be changing. */
-		if (!back && __atomic_load_n(&to->state, __ATOMIC_ACQUIRE) != CV_CURRENT)
+		/*
+		 * Everything about @old is decided here, before @n is published:
+		 * once it is, another hart may revert @n at once, reusing @old as
+		 * the live state again (and clearing n->prev).
+		 */
+		if (back) {
+			if (old->prev == n)
+				old->prev = NULL;
+			free_old = true;
+		} else if (__atomic_load_n(&to->state, __ATOMIC_ACQUIRE) != CV_CURRENT) {
 			n->prev = old;		/* kept for a rollback */
+		} else {
+			free_old = true;
+		}
 		publish(old, n, from, to);
 	} else {
 		__atomic_store_n(&old->inflight, 0, __ATOMIC_RELEASE);
@@ -297,12 +309,8 @@ int convert_instance(struct object *old, struct object **out)
 	if (!n)
 		return -KE_NOMEM;
 	/* Old state goes once no call can still hold it, unless kept for a rollback. */
-	if (back && old->prev == n)
-		old->prev = NULL;
-	if (back || !n->prev) {
-		if (!(old->flags & OBJ_STATIC) && old != n)
-			object_free_deferred(old);
-	}
+	if (free_old && !(old->flags & OBJ_STATIC) && old != n)
+		object_free_deferred(old);
 	*out = n;
 	return 0;
 }
