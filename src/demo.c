@@ -5,6 +5,7 @@
  *   demo                 apply every pack of the "demo" group, in order
  *   updates=a,b,c        apply these packs by name, in order
  *   probation_ms=<n>     probation window of each update (default 1500)
+ *   gap_ms=<n>           pause between packs (default 1200: a heartbeat in between)
  *   halt                 end the run one heartbeat after the last pack
  * The plain kernel image has no packs (demo_npacks is weak and absent).
  * One thread; it holds no locks across updates.
@@ -29,7 +30,8 @@
 extern const struct demo_pack demo_packs[] __attribute__((weak));
 extern const unsigned long demo_npacks __attribute__((weak));
 
-static char plan[512];
+static char plan[1024];
+static uint64_t gap_us = 1200000;
 static bool halt_when_done;
 
 static unsigned long npacks(void)
@@ -93,7 +95,7 @@ static void demo_main(void *arg)
 	log_state();
 	for (char *name = strtok_r(plan, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
 		apply_one(name);
-		thread_sleep_us(1200000);	/* a heartbeat between steps */
+		thread_sleep_us(gap_us);	/* a heartbeat between steps, by default */
 	}
 	defer_flush();
 	log_state();
@@ -111,6 +113,8 @@ void demo_start(const char *bootargs)
 	size_t n = 0;
 
 	halt_when_done = !dt_bootarg(bootargs, "halt", NULL, 0);
+	if (!dt_bootarg(bootargs, "gap_ms", val, sizeof(val)))
+		gap_us = strtoul(val, NULL, 10) * 1000;
 	if (!dt_bootarg(bootargs, "probation_ms", val, sizeof(val)))
 		update_probation_us = strtoul(val, NULL, 10) * 1000;
 	if (!dt_bootarg(bootargs, "updates", plan, sizeof(plan))) {

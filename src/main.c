@@ -44,7 +44,7 @@ static char fdt_copy[FDT_MAX] __attribute__((aligned(8)));
 static char boot_tls[512] __attribute__((aligned(16)));
 const void *kernel_fdt = fdt_copy;
 struct ott kernel_ott;
-static char bootargs[256];
+static char bootargs[1024];
 
 static void ott_setup(void)
 {
@@ -122,6 +122,8 @@ void kmain(unsigned long hartid, const void *fdt)
 	if (dt_timebase(fdt_copy) > 0)
 		log_set_timebase((uint64_t)dt_timebase(fdt_copy));
 	strncpy(bootargs, dt_bootargs(fdt_copy), sizeof(bootargs) - 1);
+	if (strlen(dt_bootargs(fdt_copy)) >= sizeof(bootargs))
+		klog("boot", "command line cut to %zu characters", sizeof(bootargs) - 1);
 	klog("boot", "kernel board=%s hart=%lu fdt=%p args=\"%s\"", PLAT_NAME, hartid, fdt, bootargs);
 	if ((err = mem_init(fdt_copy)))
 		panic("no usable memory (%s)", err_name(err));

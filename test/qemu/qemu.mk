@@ -14,5 +14,5 @@ PYTEST_ARGS ?=
 
 qemu-test: | $(DEPS_STAMP)
 	$(Q)for b in $(QEMU_TEST_BOARDS); do \
-		$(MAKE) --no-print-directory BOARD=$$b all || exit 1; done
+		$(MAKE) --no-print-directory BOARD=$$b all build/$$b/kernel-demo.elf || exit 1; done
 	$(Q)PYTHONDONTWRITEBYTECODE=1 $(HOSTPY) -m pytest -q -p no:cacheprovider test/qemu $(PYTEST_ARGS)
