@@ -699,6 +699,8 @@ def push_one(board, data, opts, position=0, info=None):
         res["seq"] = body.get("seq")
         res["classes"] = body.get("classes") if isinstance(body.get("classes"), dict) else None
         res["ok"] = 200 <= status < 300 and res["result"] == "success"
+        if not res["ok"] and res["attempts"] > 1 and body.get("reason") in ("replay", "duplicate"):
+            applied_earlier(board, res, opts, info)
         if bar is not None:
             bar.set_postfix_str("%d %s" % (status, res["result"]))
     finally:
@@ -715,6 +717,24 @@ def push_one(board, data, opts, position=0, info=None):
         except Exception:
             pass
     return res
+
+
+def applied_earlier(board, res, opts, info):
+    """A retry was refused as a replay: if the board already runs this pack's
+    sequence number, an earlier attempt applied it and only its answer was
+    lost (a dropped connection after the upload). That is a success."""
+    seq = (info or {}).get("seq")
+    if seq is None:
+        return
+    try:
+        st, body = get_status(board, timeout=min(opts.timeout, 10), retries=1)
+    except Exception:
+        return
+    if st == 200 and isinstance(body.get("seq"), int) and body["seq"] >= seq:
+        res.update(ok=True, result="success", seq=body["seq"],
+                   detail="applied by an earlier attempt whose answer was lost")
+        if isinstance(body.get("classes"), dict):
+            res["classes"] = body["classes"]
 
 
 def detail_of(body):

@@ -16,6 +16,7 @@
 #include <kernel/irq.h>
 #include <kernel/log.h>
 #include <kernel/mem.h>
+#include <kernel/spinlock.h>
 #include <kernel/update_engine.h>
 #include <kernel/stw.h>
 
@@ -43,6 +44,8 @@ void trap_init_hart(void)
 	csr_write(stvec, (uintptr_t)trap_vector);
 	csr_write(sscratch, 0);
 }
+
+static struct spinlock report_lock = SPINLOCK_INIT("fault-report");
 
 static int in_text(uint64_t pc)
 {
@@ -86,6 +89,8 @@ static void fault(struct trap_frame *f)
 	const char *name = cause < sizeof(cause_names) / sizeof(cause_names[0]) && cause_names[cause]
 			   ? cause_names[cause] : "unknown exception";
 
+	/* The three lines of one report stay together when harts fault at once. */
+	spin_lock(&report_lock);
 	klog("trap", "fault cause=%lu (%s) sepc=%#lx stval=%#lx hart=%u thread=%s tid=%u",
 	     (unsigned long)cause, name, (unsigned long)f->regs[0], (unsigned long)f->stval,
 	     h->hartid, t ? t->name : "-", t ? t->id : 0);
@@ -93,6 +98,7 @@ static void fault(struct trap_frame *f)
 		(unsigned long)f->regs[2], (unsigned long)f->regs[8], (unsigned long)f->regs[10],
 		(unsigned long)f->regs[11]);
 	backtrace(f);
+	spin_unlock(&report_lock);
 	if (update_fault(f))
 		return;		/* new code under probation: rolled back, call retried */
 	if (t) {

@@ -240,8 +240,15 @@ static enum update_result load_step(struct update_record *rec, unsigned int i, c
 
 	s->f = factory_find(ps->class_name);
 	rc = module_load(ps->data, ps->size, ps->name, &s->mod, err, errlen);
-	if (rc)
+	if (rc) {
+		char why[96];
+
+		/* Name the step, as every other rejection does. */
+		strncpy(why, err, sizeof(why) - 1);
+		why[sizeof(why) - 1] = '\0';
+		snprintf(err, errlen, "%s: %s", ps->name, why);
 		return rc == -KE_NOMEM ? UPDATE_ERR_NOMEM : UPDATE_ERR_LINK;
+	}
 	s->d = s->mod->desc;
 	r = check_desc(s->d, ps, class_before(rec, i), err, errlen);
 	if (r != UPDATE_OK)

@@ -45,9 +45,9 @@ enum update_result {
 	UPDATE_ERR_ABI,			/* module built for another kernel ABI */
 	UPDATE_ERR_REPLAY,		/* sequence number not above the last one */
 	UPDATE_ERR_UNKNOWN_CLASS,
-	UPDATE_ERR_GAP,			/* from above the current version */
-	UPDATE_ERR_DOWNGRADE,		/* from below the current version */
-	UPDATE_ERR_DUPLICATE,		/* to == from, or a step already applied */
+	UPDATE_ERR_GAP,			/* from above the current version, or to > from + 1 */
+	UPDATE_ERR_DOWNGRADE,		/* to below from */
+	UPDATE_ERR_DUPLICATE,		/* to == from, or from below the current version */
 	UPDATE_ERR_REQUIREMENT,		/* another class below a required version */
 	UPDATE_ERR_LINK,		/* unresolved symbol, bad relocation */
 	UPDATE_ERR_INTERFACE,		/* new version drops methods */
