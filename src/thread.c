@@ -24,7 +24,6 @@
 static struct list_head all_threads = LIST_HEAD_INIT(all_threads);
 static struct spinlock all_lock = SPINLOCK_INIT("threads");
 static uint32_t next_tid = 1;
-static unsigned int nthreads;
 static unsigned int rr_next_hart;
 
 struct thread *thread_current(void)
@@ -71,7 +70,6 @@ struct thread *thread_create(const char *name, thread_fn fn, void *arg, int affi
 	spin_lock(&all_lock);
 	t->id = next_tid++;
 	list_add_tail(&t->all_node, &all_threads);
-	nthreads++;
 	spin_unlock(&all_lock);
 
 	spin_lock(&t->lock);
@@ -217,7 +215,6 @@ static void thread_free(struct thread *t)
 {
 	spin_lock(&all_lock);
 	list_del(&t->all_node);
-	nthreads--;
 	spin_unlock(&all_lock);
 	page_free(t->stack, t->stack_order);
 	kfree(t->tls);
@@ -365,11 +362,6 @@ void mutex_unlock(struct mutex *m)
 	m->owner = NULL;
 	spin_unlock(&m->lock);
 	waitq_wake_one(&m->wq);
-}
-
-unsigned int thread_count(void)
-{
-	return nthreads;
 }
 
 void thread_for_each(void (*fn)(struct thread *t, void *arg), void *arg)

@@ -168,22 +168,6 @@ void vm_enable(struct hart *h)
 	sfence_vma_all();
 }
 
-unsigned long vm_query(uintptr_t va)
-{
-	pte_t *table = shared_root;
-
-	for (int l = 2; l >= 0; l--) {
-		pte_t e = table[VPN(va, l)];
-
-		if (!(e & PTE_V))
-			return 0;
-		if (e & PTE_LEAF)
-			return e & PTE_LEAF;
-		table = (pte_t *)pte_pa(e);
-	}
-	return 0;
-}
-
 int vm_protect(uintptr_t va, size_t len, unsigned long perm)
 {
 	int err = 0;

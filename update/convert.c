@@ -39,13 +39,6 @@
 
 #define COOKIE_PROBATION 1UL
 
-static volatile uint64_t max_blackout;
-
-uint64_t convert_max_blackout_ticks(bool reset)
-{
-	return reset ? __atomic_exchange_n(&max_blackout, 0, __ATOMIC_ACQ_REL)
-		     : __atomic_load_n(&max_blackout, __ATOMIC_ACQUIRE);
-}
 
 struct blackout_stats blackout_stats;
 
@@ -72,9 +65,15 @@ static void bucket(uint64_t *hist, uint64_t ticks)
 	__atomic_add_fetch(&hist[b], 1, __ATOMIC_RELAXED);
 }
 
+uint64_t convert_max_blackout_ticks(bool reset)
+{
+	uint64_t *m = &blackout_stats.max_conversion;
+
+	return reset ? __atomic_exchange_n(m, 0, __ATOMIC_ACQ_REL) : __atomic_load_n(m, __ATOMIC_ACQUIRE);
+}
+
 static void note_blackout(uint64_t ticks)
 {
-	atomic_max(&max_blackout, ticks);
 	atomic_max(&blackout_stats.max_conversion, ticks);
 	bucket(blackout_stats.conversions, ticks);
 }

@@ -114,26 +114,6 @@ static int version_of(void *ctx, const char *class_name, uint32_t *v)
 
 /* --- check ------------------------------------------------------------ */
 
-enum update_result update_verify_pack(const void *pack, size_t size, uint32_t *seq,
-				      unsigned int *steps, char *err, size_t errlen)
-{
-	struct pack *p = kzalloc(sizeof(*p));
-	enum update_result r;
-	int rc;
-
-	if (!p)
-		return UPDATE_ERR_NOMEM;
-	rc = pack_parse(pack, size, p, err, errlen);
-	if (rc)
-		r = pack_err_integrity(rc) ? UPDATE_ERR_INTEGRITY : UPDATE_ERR_MALFORMED;
-	else
-		r = chain_check(p, KERNEL_ABI, last_seq, version_of, NULL, err, errlen);
-	*seq = p->seq;
-	*steps = p->nsteps;
-	kfree(p);
-	return r;
-}
-
 struct selftest_run {
 	int (*fn)(const struct class *cls);
 	const struct class *cls;
@@ -216,7 +196,7 @@ static enum update_result check_desc(const struct update_desc *d, const struct p
 	return UPDATE_OK;
 }
 
-static void release_steps(struct update_record *rec, bool free_now)
+static void release_steps(struct update_record *rec)
 {
 	for (unsigned int i = 0; i < rec->nsteps; i++) {
 		struct step_work *s = &rec->steps[i];
@@ -489,7 +469,7 @@ enum update_result update_apply_pack_flags(const void *pack, size_t size, unsign
 		klog("update", "rejected seq=%u reason=%s detail=\"%s\"", rec->pack.seq,
 		     update_result_name(r), err);
 		strncpy(last_detail, err, sizeof(last_detail) - 1);
-		release_steps(rec, true);
+		release_steps(rec);
 		update_last_result = r;
 		__atomic_store_n(&update_busy, 0, __ATOMIC_RELEASE);
 		return r;

@@ -8,33 +8,7 @@
 
 #include <stdint.h>
 
-#define SSTATUS_SIE	(1UL << 1)
-#define SSTATUS_SPIE	(1UL << 5)
-#define SSTATUS_SPP	(1UL << 8)
-#define SSTATUS_SUM	(1UL << 18)
-
-#define SIE_SSIE	(1UL << 1)
-#define SIE_STIE	(1UL << 5)
-#define SIE_SEIE	(1UL << 9)
-
-#define SCAUSE_IRQ	(1UL << 63)
-#define IRQ_S_SOFT	1
-#define IRQ_S_TIMER	5
-#define IRQ_S_EXT	9
-
-#define EXC_INST_MISALIGNED	0
-#define EXC_INST_ACCESS		1
-#define EXC_ILLEGAL_INST	2
-#define EXC_BREAKPOINT		3
-#define EXC_LOAD_MISALIGNED	4
-#define EXC_LOAD_ACCESS		5
-#define EXC_STORE_MISALIGNED	6
-#define EXC_STORE_ACCESS	7
-#define EXC_ECALL_U		8
-#define EXC_ECALL_S		9
-#define EXC_INST_PAGE_FAULT	12
-#define EXC_LOAD_PAGE_FAULT	13
-#define EXC_STORE_PAGE_FAULT	15
+#include <kernel/riscv_defs.h>
 
 #define csr_read(csr) ({ unsigned long __v; \
 	__asm__ __volatile__("csrr %0, " #csr : "=r"(__v) :: "memory"); __v; })

@@ -121,8 +121,7 @@ void thread_preempt(void);
 /* The current epoch of thread quiescence (for tests and reports). */
 uint64_t quiesce_epoch(void);
 
-/* Counts and visits threads. */
-unsigned int thread_count(void);
+/* Visits every thread. */
 void thread_for_each(void (*fn)(struct thread *t, void *arg), void *arg);
 
 /* Asm helpers. */

@@ -87,14 +87,6 @@ extern struct update_timing update_last_timing;
  */
 extern void (*update_verified_hook)(uint32_t seq, unsigned int steps);
 
-/*
- * Checks a pack without applying it or loading code: structure, signature,
- * hashes, ABI, sequence number and version chain. Fills *seq and *steps;
- * @err gets what failed.
- */
-enum update_result update_verify_pack(const void *pack, size_t size, uint32_t *seq,
-				      unsigned int *steps, char *err, size_t errlen);
-
 /* What failed, for the last pack refused (empty after a success). */
 const char *update_last_detail(void);
 

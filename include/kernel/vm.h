@@ -20,8 +20,6 @@ int vm_init(void);
 int vm_hart_setup(struct hart *h, void *ott_cache, size_t ott_cache_bytes);
 /* Switches the calling hart onto @h's tables. */
 void vm_enable(struct hart *h);
-/* Permissions of the shared mapping at @va (0 if unmapped); for tests and reports. */
-unsigned long vm_query(uintptr_t va);
 /* Changes permissions of whole pages in the shared RAM mapping (W+X refused). */
 int vm_protect(uintptr_t va, size_t len, unsigned long perm);
 #endif
