@@ -68,6 +68,21 @@ void klog(const char *subsys, const char *fmt, ...)
 	spin_unlock(&log_lock);
 }
 
+void klog_block(const char *more, const char *subsys, const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	n = log_format(line, sizeof(line), rdtime(), timebase_hz, hart_id(), subsys, fmt, ap);
+	va_end(ap);
+	spin_lock(&log_lock);
+	emit(line, n);
+	emit(more, strlen(more));
+	spin_unlock(&log_lock);
+}
+
 void kputs(const char *s)
 {
 	spin_lock(&log_lock);

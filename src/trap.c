@@ -16,7 +16,6 @@
 #include <kernel/irq.h>
 #include <kernel/log.h>
 #include <kernel/mem.h>
-#include <kernel/spinlock.h>
 #include <kernel/update_engine.h>
 #include <kernel/stw.h>
 
@@ -45,28 +44,24 @@ void trap_init_hart(void)
 	csr_write(sscratch, 0);
 }
 
-static struct spinlock report_lock = SPINLOCK_INIT("fault-report");
-
 static int in_text(uint64_t pc)
 {
 	return pc >= (uintptr_t)__text_start && pc < (uintptr_t)__text_end;
 }
 
 /*
- * Frame-pointer walk (built with -fno-omit-frame-pointer): ra at fp-8,
- * caller's fp at fp-16. Stops at anything outside managed RAM.
+ * Appends "  backtrace: pc ra ..." to @buf (which holds @n bytes) by a
+ * frame-pointer walk (built with -fno-omit-frame-pointer): ra at fp-8,
+ * caller's fp at fp-16. Stops at anything outside managed RAM or text.
  */
-static void backtrace(const struct trap_frame *f)
+static size_t backtrace(char *buf, size_t len, size_t n, const struct trap_frame *f)
 {
-	char line[LOG_LINE_MAX];
 	uint64_t fp = f->regs[8];
-	size_t n;
 
-	/* One write, so another hart's line cannot land in the middle. */
-	n = (size_t)snprintf(line, sizeof(line), "  backtrace: %#lx", (unsigned long)f->regs[0]);
+	n += (size_t)snprintf(buf + n, len - n, "  backtrace: %#lx", (unsigned long)f->regs[0]);
 	if (in_text(f->regs[1]))
-		n += (size_t)snprintf(line + n, sizeof(line) - n, " %#lx", (unsigned long)f->regs[1]);
-	for (int depth = 0; depth < 8 && n < sizeof(line) - 24; depth++) {
+		n += (size_t)snprintf(buf + n, len - n, " %#lx", (unsigned long)f->regs[1]);
+	for (int depth = 0; depth < 8 && n < len - 24; depth++) {
 		uint64_t ra;
 
 		if (fp & 7 || fp < mem_ram_base + 16 || fp > mem_ram_end)
@@ -75,30 +70,40 @@ static void backtrace(const struct trap_frame *f)
 		fp = ((uint64_t *)fp)[-2];
 		if (!in_text(ra))
 			break;
-		n += (size_t)snprintf(line + n, sizeof(line) - n, " %#lx", (unsigned long)ra);
+		n += (size_t)snprintf(buf + n, len - n, " %#lx", (unsigned long)ra);
 	}
-	snprintf(line + n, sizeof(line) - n, "\n");
-	kputs(line);
+	return n + (size_t)snprintf(buf + n, len - n, "\n");
+}
+
+/*
+ * Prints the report: the trap line, then registers and a backtrace, in one
+ * write so that lines of harts faulting (or logging) at once never land
+ * inside it; tests and uartlog.py read the two lines after the trap line.
+ */
+static void fault_report(const struct trap_frame *f, const struct hart *h, const struct thread *t)
+{
+	char more[2 * LOG_LINE_MAX];
+	uint64_t cause = f->scause;
+	const char *name = cause < sizeof(cause_names) / sizeof(cause_names[0]) && cause_names[cause]
+			   ? cause_names[cause] : "unknown exception";
+	size_t n;
+
+	n = (size_t)snprintf(more, sizeof(more), "  ra=%#lx sp=%#lx fp=%#lx a0=%#lx a1=%#lx\n",
+			     (unsigned long)f->regs[1], (unsigned long)f->regs[2],
+			     (unsigned long)f->regs[8], (unsigned long)f->regs[10],
+			     (unsigned long)f->regs[11]);
+	backtrace(more, sizeof(more), n, f);
+	klog_block(more, "trap", "fault cause=%lu (%s) sepc=%#lx stval=%#lx hart=%u thread=%s tid=%u",
+		   (unsigned long)cause, name, (unsigned long)f->regs[0], (unsigned long)f->stval,
+		   h->hartid, t ? t->name : "-", t ? t->id : 0);
 }
 
 static void fault(struct trap_frame *f)
 {
 	struct hart *h = this_hart();
 	struct thread *t = h->cur;
-	uint64_t cause = f->scause;
-	const char *name = cause < sizeof(cause_names) / sizeof(cause_names[0]) && cause_names[cause]
-			   ? cause_names[cause] : "unknown exception";
 
-	/* The three lines of one report stay together when harts fault at once. */
-	spin_lock(&report_lock);
-	klog("trap", "fault cause=%lu (%s) sepc=%#lx stval=%#lx hart=%u thread=%s tid=%u",
-	     (unsigned long)cause, name, (unsigned long)f->regs[0], (unsigned long)f->stval,
-	     h->hartid, t ? t->name : "-", t ? t->id : 0);
-	kprintf("  ra=%#lx sp=%#lx fp=%#lx a0=%#lx a1=%#lx\n", (unsigned long)f->regs[1],
-		(unsigned long)f->regs[2], (unsigned long)f->regs[8], (unsigned long)f->regs[10],
-		(unsigned long)f->regs[11]);
-	backtrace(f);
-	spin_unlock(&report_lock);
+	fault_report(f, h, t);
 	if (update_fault(f))
 		return;		/* new code under probation: rolled back, call retried */
 	if (t) {

@@ -26,7 +26,15 @@ size_t log_format(char *buf, size_t len, uint64_t ticks, uint64_t freq,
 void klog(const char *subsys, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Raw console output, no prefix (reports that span several lines). */
+/*
+ * A log line followed by @more (already formatted continuation lines, each
+ * ending in a newline), written in one go: no other hart's line can land
+ * between them. For reports that span several lines (trap.c).
+ */
+void klog_block(const char *more, const char *subsys, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Raw console output, no prefix (shell and bench tables). */
 void kputs(const char *s);
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
