@@ -1,4 +1,4 @@
-// unit-srcs: update/elf_mod.c update/export.c
+// unit-srcs: update/elf_mod.c update/elf_link.c update/export.c
 /*
  * Host tests of the module loader (update/elf_mod.c) and the export table
  * lookup (update/export.c).
