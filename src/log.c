@@ -2,7 +2,8 @@
  * The kernel log: formats a line (log_format.c), keeps it in a ring for
  * later readers (console `log`, /status), and writes it to the console.
  *
- * Locking: log_lock keeps lines whole across harts and guards the ring.
+ * Locking: log_lock keeps lines whole across harts and guards the ring;
+ * a line is stamped again under it, so stamps follow output order.
  * Before the console UART is bound, output goes through the SBI legacy
  * console. panic() bypasses the lock so a broken lock cannot hide it.
  */
@@ -54,6 +55,21 @@ static void emit(const char *buf, size_t len)
 	(sink ? sink : sbi_sink)(buf, len);
 }
 
+/*
+ * Writes a formatted line, and @more after it if given, as one piece. The
+ * stamp is renewed under the lock so that stamps never go backwards in
+ * the output, whichever hart wins the lock.
+ */
+static void emit_line(char *line, size_t n, const char *more)
+{
+	spin_lock(&log_lock);
+	log_restamp(line, n, rdtime(), timebase_hz);
+	emit(line, n);
+	if (more)
+		emit(more, strlen(more));
+	spin_unlock(&log_lock);
+}
+
 void klog(const char *subsys, const char *fmt, ...)
 {
 	char line[LOG_LINE_MAX];
@@ -63,9 +79,7 @@ void klog(const char *subsys, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = log_format(line, sizeof(line), rdtime(), timebase_hz, hart_id(), subsys, fmt, ap);
 	va_end(ap);
-	spin_lock(&log_lock);
-	emit(line, n);
-	spin_unlock(&log_lock);
+	emit_line(line, n, NULL);
 }
 
 void klog_block(const char *more, const char *subsys, const char *fmt, ...)
@@ -77,10 +91,7 @@ void klog_block(const char *more, const char *subsys, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = log_format(line, sizeof(line), rdtime(), timebase_hz, hart_id(), subsys, fmt, ap);
 	va_end(ap);
-	spin_lock(&log_lock);
-	emit(line, n);
-	emit(more, strlen(more));
-	spin_unlock(&log_lock);
+	emit_line(line, n, more);
 }
 
 void kputs(const char *s)

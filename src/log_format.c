@@ -2,18 +2,27 @@
  * Log line formatting (pure; host-tested). The timestamp is derived from
  * the timer count with integer arithmetic only: no FP in the kernel.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <kernel/log.h>
 
-static size_t format_prefix(char *buf, size_t len, uint64_t ticks, uint64_t freq,
-			    unsigned int hart, const char *subsys)
+static int format_stamp(char *buf, size_t len, uint64_t ticks, uint64_t freq)
 {
 	uint64_t sec = freq ? ticks / freq : 0;
 	uint64_t usec = freq ? ((ticks % freq) * 1000000ULL) / freq : 0;
-	int n = snprintf(buf, len, "[%5llu.%06llu] h%u %s: ",
-			 (unsigned long long)sec, (unsigned long long)usec, hart, subsys);
 
+	return snprintf(buf, len, "[%5llu.%06llu]", (unsigned long long)sec,
+			(unsigned long long)usec);
+}
+
+static size_t format_prefix(char *buf, size_t len, uint64_t ticks, uint64_t freq,
+			    unsigned int hart, const char *subsys)
+{
+	int n = format_stamp(buf, len, ticks, freq);
+
+	if (n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, " h%u %s: ", hart, subsys);
 	if (n < 0)
 		return 0;
 	return (size_t)n < len ? (size_t)n : len - 1;
@@ -51,4 +60,16 @@ size_t log_format(char *buf, size_t len, uint64_t ticks, uint64_t freq,
 			*p = ' ';
 	memcpy(buf + len - sizeof(cut), cut, sizeof(cut));
 	return len - 1;
+}
+
+bool log_restamp(char *line, size_t n, uint64_t ticks, uint64_t freq)
+{
+	char stamp[32];
+	const char *end = n && line[0] == '[' ? memchr(line, ']', n) : NULL;
+	int m = format_stamp(stamp, sizeof(stamp), ticks, freq);
+
+	if (!end || m != end - line + 1)
+		return false;
+	memcpy(line, stamp, (size_t)m);
+	return true;
 }

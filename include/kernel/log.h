@@ -8,6 +8,7 @@
 #define KERNEL_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,15 @@
  */
 size_t log_format(char *buf, size_t len, uint64_t ticks, uint64_t freq,
 		  unsigned int hart, const char *subsys, const char *fmt, va_list ap);
+
+/*
+ * Rewrites the timestamp of a line log_format() made (its first @n bytes)
+ * with @ticks, in place, if the new one has the same width; else returns
+ * false and leaves it. Lets the log stamp a line when it is written, so
+ * stamps follow output order, while the message itself (which may read bad
+ * pointers) is formatted outside the log lock. Pure.
+ */
+bool log_restamp(char *line, size_t n, uint64_t ticks, uint64_t freq);
 
 /* Emits a log line from this hart. Safe in interrupt context. */
 void klog(const char *subsys, const char *fmt, ...)

@@ -21,7 +21,7 @@ import re
 
 import pytest
 
-from kernel_checks import FAULT_CONTINUATION, check_log_format
+from kernel_checks import FAULT_CONTINUATION, check_log_format, check_timestamps_in_order
 from kernel_qemu import QemuError
 from update_checks import (BOOTARGS_MAX, DEMO_ELF, UpdateRun, ask_mem, boot_updates,
                            check_finished, check_heartbeats, check_no_crash, expected_result,
@@ -130,6 +130,7 @@ def test_demo_finishes(demo):
     check_no_crash(demo)
     check_finished(demo)
     check_log_format(demo.qemu, allowed=FAULT_CONTINUATION)
+    check_timestamps_in_order(demo.qemu)
     assert [s.name for s in demo.steps] == DEMO_PLAN
 
 

@@ -4,8 +4,8 @@
  * <subsys>: " prefix for several timer frequencies, truncation (not
  * rounding) of microseconds, seconds wider than the field, frequency 0,
  * the trailing newline, embedded newlines turned into spaces, lines cut
- * with "...\n" that exactly fill the buffer, the fit/no-fit boundary, and
- * tiny buffers. Buffers are heap blocks of exactly @len bytes so ASan
+ * with "...\n" that exactly fill the buffer, the fit/no-fit boundary, tiny
+ * buffers, and log_restamp() (a new stamp only where it fits exactly). Buffers are heap blocks of exactly @len bytes so ASan
  * catches any write past them.
  *
  * Tests named test_fixed_* pin down bugs found and fixed in src/.
@@ -201,9 +201,9 @@ static void test_tiny_buffers(void **state)
 
 /*
  * log.h: "Returns the line's length (always < @len, the buffer is NUL
- * terminated)". For 1 <= len < 6 log_format() returns 0 without writing
- * anything, so the buffer is not terminated: a caller that prints it
- * reads whatever was there.
+ * terminated)". For 1 <= len < 6 log_format() used to return 0 without
+ * writing anything, leaving the buffer unterminated: a caller that printed
+ * it read whatever was there.
  */
 static void test_fixed_tiny_buffer_not_terminated(void **state)
 {
@@ -212,8 +212,35 @@ static void test_fixed_tiny_buffer_not_terminated(void **state)
 
 		memset(buf, 'X', sizeof(buf));
 		assert_int_equal(fmt(buf, len, 1, 1, 0, "t", "m"), 0);
-		assert_int_equal(buf[0], '\0');		/* FAILS: 'X' */
+		assert_int_equal(buf[0], '\0');
 	}
+}
+
+static void test_restamp(void **state)
+{
+	char *buf = line(64, 12043110, 10000000, 2, "update", "applied x=1");
+	size_t n = strlen(buf);
+
+	/* Same width: the stamp changes, nothing else does. */
+	assert_true(log_restamp(buf, n, 98765432, 10000000));
+	assert_string_equal(buf, "[    9.876543] h2 update: applied x=1\n");
+	assert_true(log_restamp(buf, n, 999999990000ULL, 10000000));
+	assert_string_equal(buf, "[99999.999000] h2 update: applied x=1\n");
+	/* Wider (seconds past the field): left as it was. */
+	assert_false(log_restamp(buf, n, 1000000000000ULL, 10000000));
+	assert_string_equal(buf, "[99999.999000] h2 update: applied x=1\n");
+	free(buf);
+	/* A line stamped wider cannot take a narrower stamp either. */
+	buf = line(64, 1000000000000000ULL, 10000000, 0, "t", "m");
+	assert_false(log_restamp(buf, strlen(buf), 1, 10000000));
+	assert_string_equal(buf, "[100000000.000000] h0 t: m\n");
+	free(buf);
+	/* No closing bracket within @n (a line cut inside its stamp): untouched. */
+	buf = strdup("[    1.2");
+	assert_false(log_restamp(buf, strlen(buf), 5, 1));
+	assert_string_equal(buf, "[    1.2");
+	assert_false(log_restamp(buf, 0, 5, 1));
+	free(buf);
 }
 
 int main(void)
@@ -229,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_does_not_fit),
 		cmocka_unit_test(test_tiny_buffers),
 		cmocka_unit_test(test_fixed_tiny_buffer_not_terminated),
+		cmocka_unit_test(test_restamp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
