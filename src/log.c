@@ -130,6 +130,11 @@ size_t log_tail(char *buf, size_t len)
 	return n;
 }
 
+bool panic_active(void)
+{
+	return __atomic_load_n(&panicking, __ATOMIC_ACQUIRE);
+}
+
 void panic(const char *fmt, ...)
 {
 	char line[LOG_LINE_MAX];
@@ -145,4 +150,6 @@ void panic(const char *fmt, ...)
 	va_end(ap);
 	sbi_sink(line, n);
 	platform_halt(1);
+	for (;;)
+		wfi();		/* the board could not power off */
 }

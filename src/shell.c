@@ -54,7 +54,7 @@ static void cmd_mem(void)
 static void run(char *line)
 {
 	if (!strcmp(line, "help")) {
-		kputs("  commands: help harts threads mem ott fault <load|store|exec|illegal> halt reboot\n");
+		kputs("  commands: help harts threads mem ott fault <load|store|exec|illegal> panic halt reboot\n");
 	} else if (!strcmp(line, "harts")) {
 		cmd_harts();
 	} else if (!strcmp(line, "threads")) {
@@ -67,6 +67,9 @@ static void run(char *line)
 			(unsigned long)kernel_ott.stale_calls);
 	} else if (!strncmp(line, "fault ", 6)) {
 		trap_inject_fault(line + 6);
+	} else if (!strcmp(line, "panic")) {
+		/* For checking how a board reports the end of the world. */
+		panic("requested from the shell");
 	} else if (!strcmp(line, "halt")) {
 		klog("shell", "halt requested");
 		platform_halt(0);

@@ -15,6 +15,7 @@
 #include <kernel/timer.h>
 #include <kernel/irq.h>
 #include <kernel/log.h>
+#include <kernel/sbi.h>
 #include <kernel/mem.h>
 #include <kernel/update_engine.h>
 #include <kernel/stw.h>
@@ -98,11 +99,27 @@ static void fault_report(const struct trap_frame *f, const struct hart *h, const
 		   h->hartid, t ? t->name : "-", t ? t->id : 0);
 }
 
+/*
+ * A fault after a panic started (in the halt path, or on a hart that did
+ * not yet notice): going on as after an ordinary fault would let the
+ * kernel run past its panic, so this hart brings the machine down with
+ * plain SBI calls, which need nothing of the kernel.
+ */
+static void __attribute__((noreturn)) fault_while_panicking(void)
+{
+	sbi_system_reset(SBI_SRST_SHUTDOWN, SBI_SRST_REASON_FAILURE);
+	sbi_system_reset(SBI_SRST_COLD_REBOOT, SBI_SRST_REASON_FAILURE);
+	for (;;)
+		wfi();
+}
+
 static void fault(struct trap_frame *f)
 {
 	struct hart *h = this_hart();
 	struct thread *t = h->cur;
 
+	if (panic_active())
+		fault_while_panicking();
 	fault_report(f, h, t);
 	if (update_fault(f))
 		return;		/* new code under probation: rolled back, call retried */

@@ -27,8 +27,9 @@
 #define LEVEL_SIZE(l)	(1UL << LEVEL_SHIFT(l))
 #define VPN(va, l)	(((va) >> LEVEL_SHIFT(l)) & 511)
 /*
- * Devices live below RAM on these boards. The first 2 MiB stay unmapped
- * (nothing the kernel drives is there) so that NULL dereferences trap.
+ * Devices live below RAM on these boards. The first 2 MiB stay unmapped so
+ * that NULL dereferences trap; a driver for a device there maps just its
+ * page (vm_map_io).
  */
 #define IO_START	0x200000UL
 #define IO_END		0x80000000UL
@@ -166,6 +167,35 @@ void vm_enable(struct hart *h)
 	sfence_vma_all();
 	csr_write(satp, SATP_SV39 | (h->root_pt >> PAGE_SHIFT));
 	sfence_vma_all();
+}
+
+int vm_map_io(uintptr_t pa, size_t len)
+{
+	uintptr_t start = pa & ~(PAGE_SIZE - 1), end = pa + len;
+	int err = 0;
+
+	if (!len || end < pa || end > IO_END)
+		return -KE_INVAL;
+	end = (end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	if (start < PAGE_SIZE)
+		return -KE_PERM;	/* the NULL page stays unmapped */
+	if (start >= IO_START)
+		return 0;		/* mapped by vm_init() */
+	if (end > IO_START)
+		end = IO_START;
+	spin_lock(&vm_lock);
+	for (uintptr_t a = start; a < end && !err; a += PAGE_SIZE) {
+		pte_t *e = walk(shared_root, a, 0, true);
+
+		if (!e)
+			err = -KE_NOMEM;
+		else
+			*e = make_pte(a, VM_R | VM_W | PTE_G | PTE_A | PTE_D);
+	}
+	spin_unlock(&vm_lock);
+	sfence_vma_all();
+	sbi_call(SBI_EXT_RFENCE, 1, 0, -1, 0);	/* remote sfence.vma on all harts */
+	return err;
 }
 
 int vm_protect(uintptr_t va, size_t len, unsigned long perm)

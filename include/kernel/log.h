@@ -59,6 +59,9 @@ size_t log_tail(char *buf, size_t len);
 /* Stops the machine after printing why: broken kernel invariants only. */
 void panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+/* A panic has started on some hart: the machine is going down. */
+bool panic_active(void);
+
 #define BUG_ON(cond) do { if (cond) panic("BUG_ON(%s) at %s:%d", #cond, __FILE__, __LINE__); } while (0)
 
 #endif

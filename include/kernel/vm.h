@@ -20,6 +20,13 @@ int vm_init(void);
 int vm_hart_setup(struct hart *h, void *ott_cache, size_t ott_cache_bytes);
 /* Switches the calling hart onto @h's tables. */
 void vm_enable(struct hart *h);
+/*
+ * Maps device registers [pa, pa+len) R+W for every hart: only needed for a
+ * device in the low 2 MiB, which vm_init() leaves out (so that NULL plus a
+ * small offset traps). The NULL page itself is refused (-KE_PERM), and so is
+ * anything at or above the RAM start (-KE_INVAL).
+ */
+int vm_map_io(uintptr_t pa, size_t len);
 /* Changes permissions of whole pages in the shared RAM mapping (W+X refused). */
 int vm_protect(uintptr_t va, size_t len, unsigned long perm);
 #endif

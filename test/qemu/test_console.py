@@ -100,3 +100,21 @@ def test_halt(console):
     assert rc == 0 and not q.killed, q.status()
     assert not q.log("boot", "shutdown"), "the backstop shutdown ended the run, not `halt`"
     check_no_trouble(q)
+
+
+@pytest.mark.parametrize("board,smp", BOARDS, ids=[b for b, _ in BOARDS])
+def test_panic_ends_the_run(qemu, board, smp):
+    """`panic` prints the panic line and stops the machine at once. On
+    qemu-virt QEMU exits with status 1 (the test finisher's FAIL code), so
+    a panicking run never looks like a clean one; sifive_u has no finisher
+    in its devicetree, and its SRST cold reboot ends QEMU (-no-reboot) with 0."""
+    q = qemu(board, smp, args=f"shutdown={BACKSTOP}", name=f"panic-{board}")
+    q.wait_for(r"\] h\d+ boot: ready ", timeout=40)
+    if board == "qemu-virt":
+        q.wait_for(r"\] h\d+ platform: bound test finisher base=0x100000 fail_exit=1$", start=0,
+                   timeout=5)
+    q.send("panic\n")
+    q.wait_for(r"\] h\d+ panic: requested from the shell$", timeout=15)
+    rc = q.wait_exit(timeout=30)
+    assert not q.killed and not q.log("boot", "shutdown"), q.status()
+    assert rc == (1 if board == "qemu-virt" else 0), q.status()
