@@ -169,46 +169,17 @@ void vm_enable(struct hart *h)
 	sfence_vma_all();
 }
 
-int vm_map_io(uintptr_t pa, size_t len)
+/*
+ * Identity-maps the pages of [start, end) in the shared tables with @perm,
+ * splitting superpages as needed, then flushes every hart's TLB (the
+ * shared lower-level tables are what every hart's root points at).
+ */
+static int set_pages(uintptr_t start, uintptr_t end, unsigned long perm)
 {
-	uintptr_t start = pa & ~(PAGE_SIZE - 1), end = pa + len;
 	int err = 0;
 
-	if (!len || end < pa || end > IO_END)
-		return -KE_INVAL;
-	end = (end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-	if (start < PAGE_SIZE)
-		return -KE_PERM;	/* the NULL page stays unmapped */
-	if (start >= IO_START)
-		return 0;		/* mapped by vm_init() */
-	if (end > IO_START)
-		end = IO_START;
 	spin_lock(&vm_lock);
 	for (uintptr_t a = start; a < end && !err; a += PAGE_SIZE) {
-		pte_t *e = walk(shared_root, a, 0, true);
-
-		if (!e)
-			err = -KE_NOMEM;
-		else
-			*e = make_pte(a, VM_R | VM_W | PTE_G | PTE_A | PTE_D);
-	}
-	spin_unlock(&vm_lock);
-	sfence_vma_all();
-	sbi_call(SBI_EXT_RFENCE, 1, 0, -1, 0);	/* remote sfence.vma on all harts */
-	return err;
-}
-
-int vm_protect(uintptr_t va, size_t len, unsigned long perm)
-{
-	int err = 0;
-
-	if ((perm & VM_W) && (perm & VM_X))
-		return -KE_PERM;
-	if ((va | len) & (PAGE_SIZE - 1) || va < (uintptr_t)__kernel_end ||
-	    va + len > mem_ram_end)
-		return -KE_INVAL;
-	spin_lock(&vm_lock);
-	for (uintptr_t a = va; a < va + len && !err; a += PAGE_SIZE) {
 		pte_t *e = walk(shared_root, a, 0, true);
 
 		if (!e)
@@ -220,4 +191,28 @@ int vm_protect(uintptr_t va, size_t len, unsigned long perm)
 	sfence_vma_all();
 	sbi_call(SBI_EXT_RFENCE, 1, 0, -1, 0);	/* remote sfence.vma on all harts */
 	return err;
+}
+
+int vm_map_io(uintptr_t pa, size_t len)
+{
+	uintptr_t start = pa & ~(PAGE_SIZE - 1), end = pa + len;
+
+	if (!len || end < pa || end > IO_END)
+		return -KE_INVAL;
+	end = (end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	if (start < PAGE_SIZE)
+		return -KE_PERM;	/* the NULL page stays unmapped */
+	if (start >= IO_START)
+		return 0;		/* mapped by vm_init() */
+	return set_pages(start, end < IO_START ? end : IO_START, VM_R | VM_W);
+}
+
+int vm_protect(uintptr_t va, size_t len, unsigned long perm)
+{
+	if ((perm & VM_W) && (perm & VM_X))
+		return -KE_PERM;
+	if ((va | len) & (PAGE_SIZE - 1) || va < (uintptr_t)__kernel_end ||
+	    va + len > mem_ram_end)
+		return -KE_INVAL;
+	return set_pages(va, va + len, perm);
 }
