@@ -12,7 +12,7 @@ MODCFLAGS    := $(KCFLAGS) -I. -mno-relax
 $(DEMO_O)/mod/%.o: $(DEMO_SRC)/%.c | $(DEPS_STAMP) $(LIBFDT_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)echo "  MODCC   $<"
-	$(Q)$(CC) $(MODCFLAGS) -MMD -MP -c $< -o $@.full
+	$(Q)$(CC) $(MODCFLAGS) -MMD -MP -MF $@.d -MT $@ -c $< -o $@.full
 	$(Q)$(OBJCOPY) --strip-debug $@.full $@
 
 # Not an ELF object at all, though it starts like one: for the rejection tests.
@@ -27,7 +27,7 @@ $(DEMO_O)/mod/bench_%.o: $(DEMO_SRC)/bench/bench_mod.c | $(DEPS_STAMP) $(LIBFDT_
 	$(Q)mkdir -p $(@D)
 	$(Q)echo "  MODCC   bench $*"
 	$(Q)$(CC) $(MODCFLAGS) -DBCLASS='"$(word 1,$(subst _, ,$*))"' -DBFROM=$(word 2,$(subst _, ,$*)) \
-		-c $< -o $@.full
+		-MMD -MP -MF $@.d -MT $@ -c $< -o $@.full
 	$(Q)$(OBJCOPY) --strip-debug $@.full $@
 
 # The OTA throughput module (1 MiB of read-only data; test/bench/ota_bench.py).
@@ -36,7 +36,7 @@ OTA_MOD_OBJ  := $(DEMO_O)/mod/bench_1m.o
 $(DEMO_O)/mod/bench_1m.o: $(DEMO_SRC)/bench/bench_1m.c | $(DEPS_STAMP) $(LIBFDT_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)echo "  MODCC   $<"
-	$(Q)$(CC) $(MODCFLAGS) -MMD -MP -c $< -o $@.full
+	$(Q)$(CC) $(MODCFLAGS) -MMD -MP -MF $@.d -MT $@ -c $< -o $@.full
 	$(Q)$(OBJCOPY) --strip-debug $@.full $@
 
 # A second key the kernel does not trust, for the "signed by another key" test pack.
@@ -61,7 +61,9 @@ $(O)/kernel-demo.elf: $(kobjs) $(DEMO_O)/packs.o $(O)/kernel.ld
 	$(Q)echo "  LD      $@"
 	$(Q)$(CC) $(KLDFLAGS) -T $(O)/kernel.ld $(kobjs) $(DEMO_O)/packs.o -o $@ -lc -lgcc
 
--include $(DEMO_MOD_OBJ:.o=.d) $(OTA_MOD_OBJ:.o=.d)
+# Header dependencies (-MF <obj>.d -MT <obj>): a module is rebuilt when a
+# kernel header it includes changes, as kernel objects are.
+-include $(DEMO_MOD_OBJ:=.d) $(BENCH_MOD_OBJ:=.d) $(OTA_MOD_OBJ:=.d)
 
 .PHONY: demo
 # Boots qemu-virt (4 harts) with the demo packs, applies them in turn while
