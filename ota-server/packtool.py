@@ -12,12 +12,24 @@ them, for the demo kernel image.
 """
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 
-KERNEL_ABI = "lukos-abi-1"
+def _kernel_abi(default="lukos-abi-2"):
+    """KERNEL_ABI from the kernel tree this tool sits in (include/kernel/update.h)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        text = open(os.path.join(here, "include", "kernel", "update.h")).read()
+    except OSError:
+        return default
+    m = re.search(r'#define\s+KERNEL_ABI\s+"([^"]+)"', text)
+    return m.group(1) if m else default
+
+
+KERNEL_ABI = _kernel_abi()
 
 
 class PackError(Exception):

@@ -5,6 +5,8 @@
  * vector. Everything runs in S-mode; there is no user mode, so a trap
  * always arrives on a valid kernel stack.
  */
+#include <kernel/hart.h>
+
 #define BOOT_STACK_SHIFT 14		/* 16 KiB per hart */
 #define FRAME_SIZE (36 * 8)
 
@@ -104,15 +106,8 @@ thread_trampoline:
 	jalr	s0
 	call	thread_exit
 
-/*
- * Trap vector (direct mode). Saves every register into a struct trap_frame
- * on the current stack, calls trap_handle(frame) and returns with sret.
- * trap_handle may switch threads; the frame stays on this thread's stack.
- */
-	.align 4
-	.globl trap_vector
-trap_vector:
-	addi	sp, sp, -FRAME_SIZE
+/* Every register but sp into the frame at sp, then the trap CSRs. */
+.macro SAVE_FRAME
 	sd	x1, 1*8(sp)
 	sd	x3, 3*8(sp)
 	sd	x4, 4*8(sp)
@@ -143,8 +138,6 @@ trap_vector:
 	sd	x29, 29*8(sp)
 	sd	x30, 30*8(sp)
 	sd	x31, 31*8(sp)
-	addi	t0, sp, FRAME_SIZE
-	sd	t0, 2*8(sp)		/* the interrupted sp */
 	csrr	t0, sepc
 	sd	t0, 0*8(sp)
 	csrr	t0, sstatus
@@ -153,8 +146,10 @@ trap_vector:
 	sd	t0, 33*8(sp)
 	csrr	t0, stval
 	sd	t0, 34*8(sp)
-	mv	a0, sp
-	call	trap_handle
+.endm
+
+/* sepc and sstatus back, then every register, sp (slot 2) last. */
+.macro RESTORE_FRAME_AND_SRET
 	ld	t0, 0*8(sp)
 	csrw	sepc, t0
 	ld	t0, 32*8(sp)
@@ -192,6 +187,59 @@ trap_vector:
 	/* Last: the saved sp, which a handler may have redirected (update retry). */
 	ld	x2, 2*8(sp)
 	sret
+.endm
+
+/*
+ * Trap vector (direct mode). Saves every register into a struct trap_frame
+ * on the current stack, calls trap_handle(frame) and returns with sret.
+ * trap_handle may switch threads; the frame stays on this thread's stack.
+ *
+ * First, the stack check (kernel/kstack.h): if sp is below this hart's
+ * stack_floor, the frame would not fit above the thread's guard page (the
+ * thread ran off its stack, or is about to), so the trap is taken on the
+ * hart's emergency stack with the floor cleared meanwhile. sscratch holds
+ * t0 for the few instructions it takes; SIE is off, and the loads are of
+ * the always-mapped hart page and struct hart, so nothing traps in between.
+ */
+	.align 4
+	.globl trap_vector
+trap_vector:
+	csrw	sscratch, t0
+	li	t0, HART_SELF_PTR_VA
+	ld	t0, 0(t0)
+	ld	t0, HART_STACK_FLOOR(t0)
+	bltu	sp, t0, .Lemergency
+	csrr	t0, sscratch
+	addi	sp, sp, -FRAME_SIZE
+	SAVE_FRAME
+	addi	t0, sp, FRAME_SIZE
+	sd	t0, 2*8(sp)		/* the interrupted sp */
+	mv	a0, sp
+	call	trap_handle
+	RESTORE_FRAME_AND_SRET
+
+.Lemergency:
+	li	t0, HART_SELF_PTR_VA
+	ld	t0, 0(t0)
+	sd	t1, HART_EMERG_T1(t0)
+	ld	t1, HART_STACK_FLOOR(t0)
+	sd	t1, HART_FLOOR_SAVED(t0)
+	sd	zero, HART_STACK_FLOOR(t0)
+	ld	t1, HART_EMERG_TOP(t0)
+	addi	t1, t1, -FRAME_SIZE
+	sd	sp, 2*8(t1)		/* the interrupted sp */
+	mv	sp, t1
+	ld	t1, HART_EMERG_T1(t0)
+	csrr	t0, sscratch
+	SAVE_FRAME
+	mv	a0, sp
+	call	trap_handle
+	/* Returning to the thread (an interrupt, or a retried call): its floor back. */
+	li	t0, HART_SELF_PTR_VA
+	ld	t0, 0(t0)
+	ld	t1, HART_FLOOR_SAVED(t0)
+	sd	t1, HART_STACK_FLOOR(t0)
+	RESTORE_FRAME_AND_SRET
 
 	.data
 	.align 3

@@ -3,7 +3,7 @@ objs-y += entry.o main.o sbi.o trap.o smp.o vm.o mem.o tls.o errno.o
 objs-y += spinlock.o log.o log_format.o
 objs-y += page_pool.o kheap.o devtree.o
 objs-y += ott.o ott_miss.o factory.o
-objs-y += thread.o quiesce.o sched_rr.o
+objs-y += thread.o kstack.o quiesce.o sched_rr.o
 objs-y += driver.o irq.o console.o shell.o defer.o
 objs-y += workload.o bench.o bench_update.o demo.o
 # Networking: the TCP/IP stack (pure, host-tested) and its kernel glue (netif).

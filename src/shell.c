@@ -54,7 +54,7 @@ static void cmd_mem(void)
 static void run(char *line)
 {
 	if (!strcmp(line, "help")) {
-		kputs("  commands: help harts threads mem ott fault <load|store|exec|illegal> panic halt reboot\n");
+		kputs("  commands: help harts threads mem ott fault <load|store|exec|illegal|stack> panic halt reboot\n");
 	} else if (!strcmp(line, "harts")) {
 		cmd_harts();
 	} else if (!strcmp(line, "threads")) {

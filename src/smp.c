@@ -30,6 +30,7 @@
 #include <kernel/thread.h>
 
 #define HART_STACK_ORDER 2
+#define EMERG_STACK_ORDER 2	/* 16 KiB: any trap handler, run for a thread near its stack end */
 
 enum { START_NONE, START_PENDING, START_ONLINE, START_ABANDONED };
 
@@ -53,15 +54,22 @@ struct hart *hart_by_index(unsigned int index)
 	return index < MAX_HARTS ? by_index[index] : NULL;
 }
 
-/* Gives @h its index, OTT cache and page table. */
+/* Gives @h its OTT cache, emergency stack (kstack.h) and page table. */
 static int hart_prepare(struct hart *h, uint32_t hartid)
 {
 	size_t cache_bytes = ott_cache_bytes(kernel_ott.nslots);
 	void *cache = page_alloc(page_order_for(cache_bytes));
+	void *emerg = page_alloc(EMERG_STACK_ORDER);
 	int err;
 
-	if (!cache)
+	if (!cache || !emerg) {
+		if (cache)
+			page_free(cache, page_order_for(cache_bytes));
+		if (emerg)
+			page_free(emerg, EMERG_STACK_ORDER);
 		return -KE_NOMEM;
+	}
+	h->emerg_top = (uintptr_t)emerg + (PAGE_SIZE << EMERG_STACK_ORDER);
 	h->hartid = hartid;
 	spin_init(&h->sleep_lock, "sleepers");
 	list_init(&h->sleepers);

@@ -18,8 +18,9 @@
 #include <kernel/smp.h>
 #include <kernel/tls.h>
 
-#define STACK_ORDER	2		/* 16 KiB */
 #define STACK_CANARY	0x5afe57ac6b00c0deULL
+/* Room the trap vector needs below sp (entry.S FRAME_SIZE), above the canary. */
+#define TRAP_FRAME_BYTES	(36 * 8)
 
 static struct list_head all_threads = LIST_HEAD_INIT(all_threads);
 static struct spinlock all_lock = SPINLOCK_INIT("threads");
@@ -47,12 +48,14 @@ struct thread *thread_create(const char *name, thread_fn fn, void *arg, int affi
 	t = kzalloc(sizeof(*t));
 	if (!t)
 		return NULL;
-	t->stack = page_alloc(STACK_ORDER);
-	t->tls = tls_alloc();
-	if (!t->stack || !t->tls)
+	if (kstack_alloc(&t->stack))
 		goto fail;
-	t->stack_order = STACK_ORDER;
-	*(uint64_t *)t->stack = STACK_CANARY;
+	t->tls = tls_alloc();
+	if (!t->tls)
+		goto fail;
+	/* The canary catches a frame that jumped over the guard page. */
+	*(uint64_t *)t->stack.lo = STACK_CANARY;
+	t->stack_floor = t->stack.lo + sizeof(uint64_t) + TRAP_FRAME_BYTES;
 	spin_init(&t->lock, "thread");
 	strncpy(t->name, name, THREAD_NAME_MAX - 1);
 	t->affinity = affinity;
@@ -62,7 +65,7 @@ struct thread *thread_create(const char *name, thread_fn fn, void *arg, int affi
 	list_init(&t->rq_node);
 	list_init(&t->wait_node);
 	t->ctx.ra = (uint64_t)thread_trampoline;
-	t->ctx.sp = (uint64_t)t->stack + (PAGE_SIZE << STACK_ORDER);
+	t->ctx.sp = t->stack.hi;
 	t->ctx.s[0] = (uint64_t)fn;
 	t->ctx.s[1] = (uint64_t)arg;
 	t->ctx.tp = (uint64_t)t->tls;
@@ -78,8 +81,8 @@ struct thread *thread_create(const char *name, thread_fn fn, void *arg, int affi
 	spin_unlock(&t->lock);
 	return t;
 fail:
-	if (t->stack)
-		page_free(t->stack, STACK_ORDER);
+	if (t->stack.lo)
+		kstack_free(&t->stack);
 	kfree(t->tls);
 	kfree(t);
 	return NULL;
@@ -216,7 +219,7 @@ static void thread_free(struct thread *t)
 	spin_lock(&all_lock);
 	list_del(&t->all_node);
 	spin_unlock(&all_lock);
-	page_free(t->stack, t->stack_order);
+	kstack_free(&t->stack);
 	kfree(t->tls);
 	kfree(t);
 }
@@ -227,7 +230,8 @@ static void thread_free(struct thread *t)
  */
 static bool file_thread(struct hart *h, struct thread *t)
 {
-	if (*(uint64_t *)t->stack != STACK_CANARY) {
+	/* A frame that jumped over the guard page (a killed thread was reported). */
+	if (*(uint64_t *)t->stack.lo != STACK_CANARY && !t->killed) {
 		klog("trap", "stack overflow thread=%u name=%s: thread stopped", t->id, t->name);
 		t->state = THREAD_DEAD;
 	}
@@ -269,7 +273,9 @@ void sched_loop(void)
 		t->hart = (int)h->index;
 		t->switches++;
 		h->cur = t;
+		h->stack_floor = t->stack_floor;
 		ctx_switch(&h->sched_ctx, &t->ctx);
+		h->stack_floor = 0;
 		h->cur = NULL;
 		if (file_thread(h, t)) {
 			spin_unlock(&t->lock);

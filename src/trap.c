@@ -17,6 +17,7 @@
 #include <kernel/log.h>
 #include <kernel/sbi.h>
 #include <kernel/mem.h>
+#include <kernel/kstack.h>
 #include <kernel/update_engine.h>
 #include <kernel/stw.h>
 
@@ -65,7 +66,8 @@ static size_t backtrace(char *buf, size_t len, size_t n, const struct trap_frame
 	for (int depth = 0; depth < 8 && n < len - 24; depth++) {
 		uint64_t ra;
 
-		if (fp & 7 || fp < mem_ram_base + 16 || fp > mem_ram_end)
+		if (fp & 7 || fp < mem_ram_base + 16 || fp > mem_ram_end ||
+		    kstack_in_guard(fp - 8) || kstack_in_guard(fp - 16))
 			break;
 		ra = ((uint64_t *)fp)[-1];
 		fp = ((uint64_t *)fp)[-2];
@@ -123,6 +125,11 @@ static void fault(struct trap_frame *f)
 	fault_report(f, h, t);
 	if (update_fault(f))
 		return;		/* new code under probation: rolled back, call retried */
+	if (t && (f->scause == EXC_LOAD_PAGE_FAULT || f->scause == EXC_STORE_PAGE_FAULT) &&
+	    kstack_in_guard(f->stval))
+		klog("trap", "stack overflow tid=%u name=%s sp=%#lx stack=%#lx-%#lx",
+		     t->id, t->name, (unsigned long)f->regs[2], (unsigned long)t->stack.lo,
+		     (unsigned long)t->stack.hi);
 	if (t) {
 		klog("trap", "thread stopped tid=%u name=%s; hart %u goes on", t->id, t->name, h->hartid);
 		thread_kill_current();
@@ -173,14 +180,31 @@ void trap_handle(struct trap_frame *f)
 	}
 	interrupt(f->scause & ~SCAUSE_IRQ);
 	h = this_hart();
-	/* Preempt only threads that were running with interrupts on. */
-	if (h->need_resched && h->cur && (f->sstatus & SSTATUS_SPIE) && h->irq_depth == 0) {
+	/*
+	 * Preempt only threads that were running with interrupts on, and not
+	 * from the emergency stack (floor 0 under a thread, entry.S): it is
+	 * the hart's, and must be free again for the next trap.
+	 */
+	if (h->need_resched && h->cur && h->stack_floor && (f->sstatus & SSTATUS_SPIE) &&
+	    h->irq_depth == 0) {
 		h->need_resched = false;
 		thread_preempt();
 	}
 }
 
 static volatile uint64_t fault_sink;
+
+/* Recurses until it runs off its stack (the "stack" fault kind). */
+static uint64_t __attribute__((noinline)) overflow_stack(uint64_t depth)
+{
+	volatile uint64_t pad[64];
+
+	pad[0] = depth;
+	pad[63] = depth;
+	if (depth > (1UL << 40))	/* never: keeps GCC from calling this endless */
+		return depth;
+	return overflow_stack(depth + 1) + pad[0] + pad[63];
+}
 
 void trap_inject_fault(const char *kind)
 {
@@ -193,6 +217,8 @@ void trap_inject_fault(const char *kind)
 		((void (*)(void))0x3000000020UL)();
 	} else if (!strcmp(kind, "illegal")) {
 		__asm__ __volatile__(".word 0");
+	} else if (!strcmp(kind, "stack")) {
+		fault_sink = overflow_stack(0);
 	} else {
 		klog("trap", "unknown fault kind=%s", kind);
 	}

@@ -170,9 +170,10 @@ void vm_enable(struct hart *h)
 }
 
 /*
- * Identity-maps the pages of [start, end) in the shared tables with @perm,
- * splitting superpages as needed, then flushes every hart's TLB (the
- * shared lower-level tables are what every hart's root points at).
+ * Identity-maps the pages of [start, end) in the shared tables with @perm
+ * (0: unmaps them), splitting superpages as needed, then flushes every
+ * hart's TLB (the shared lower-level tables are what every hart's root
+ * points at).
  */
 static int set_pages(uintptr_t start, uintptr_t end, unsigned long perm)
 {
@@ -185,7 +186,7 @@ static int set_pages(uintptr_t start, uintptr_t end, unsigned long perm)
 		if (!e)
 			err = -KE_NOMEM;
 		else
-			*e = make_pte(a, perm | PTE_G | PTE_A | PTE_D);
+			*e = perm ? make_pte(a, perm | PTE_G | PTE_A | PTE_D) : 0;
 	}
 	spin_unlock(&vm_lock);
 	sfence_vma_all();

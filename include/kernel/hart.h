@@ -8,6 +8,23 @@
 #ifndef KERNEL_HART_H
 #define KERNEL_HART_H
 
+/* The hart-private gigabyte: 0xffffffffc0000000 .. the top of the VA space. */
+#define HART_LOCAL_BASE		0xffffffffc0000000UL
+#define HART_OTT_CACHE_VA	HART_LOCAL_BASE
+#define HART_SELF_PAGE_VA	0xfffffffffffff000UL
+#define HART_SELF_PTR_VA	0xfffffffffffffff8UL
+
+/*
+ * Offsets of the fields the trap vector reads (entry.S), checked against
+ * struct hart below: the stack overflow check runs before any register is
+ * free to compute them.
+ */
+#define HART_STACK_FLOOR	0
+#define HART_FLOOR_SAVED	8
+#define HART_EMERG_TOP		16
+#define HART_EMERG_T1		24
+
+#ifndef __ASSEMBLY__
 #include <stdint.h>
 #include <stdbool.h>
 #include <kernel/list.h>
@@ -17,12 +34,6 @@
 #define PLAT_MAX_HARTS 8
 #endif
 #define MAX_HARTS PLAT_MAX_HARTS
-
-/* The hart-private gigabyte: 0xffffffffc0000000 .. the top of the VA space. */
-#define HART_LOCAL_BASE		0xffffffffc0000000UL
-#define HART_OTT_CACHE_VA	HART_LOCAL_BASE
-#define HART_SELF_PAGE_VA	0xfffffffffffff000UL
-#define HART_SELF_PTR_VA	0xfffffffffffffff8UL
 
 /* Callee-saved registers of a thread or of a hart's scheduler loop. */
 struct context {
@@ -36,6 +47,16 @@ struct thread;
 struct object;
 
 struct hart {
+	/*
+	 * Stack overflow check of the trap vector: a trap taken with sp below
+	 * stack_floor would write its frame into the running thread's guard
+	 * page, so it is taken on this hart's emergency stack instead (the
+	 * floor is 0 there, and in the scheduler loop). See thread.c.
+	 */
+	uint64_t stack_floor;
+	uint64_t floor_saved;	/* the floor while on the emergency stack */
+	uint64_t emerg_top;	/* top of the emergency stack */
+	uint64_t emerg_t1;	/* t1 of the trap being moved there */
 	uint32_t hartid;	/* as the hardware and SBI number it */
 	uint32_t index;		/* 0..nharts-1, dense, for tables; given when it goes online */
 	bool online;
@@ -77,4 +98,11 @@ uint32_t hart_id(void);
 
 struct hart *hart_by_index(unsigned int index);
 
+_Static_assert(__builtin_offsetof(struct hart, stack_floor) == HART_STACK_FLOOR &&
+	       __builtin_offsetof(struct hart, floor_saved) == HART_FLOOR_SAVED &&
+	       __builtin_offsetof(struct hart, emerg_top) == HART_EMERG_TOP &&
+	       __builtin_offsetof(struct hart, emerg_t1) == HART_EMERG_T1,
+	       "struct hart offsets used by entry.S");
+
+#endif /* __ASSEMBLY__ */
 #endif

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <kernel/hart.h>
+#include <kernel/kstack.h>
 #include <kernel/list.h>
 #include <kernel/spinlock.h>
 
@@ -37,8 +38,8 @@ struct thread {
 	char name[THREAD_NAME_MAX];
 	int affinity;		/* hart index it must run on, or THREAD_ANY_HART */
 	int hart;		/* hart index it last ran on / is queued on */
-	void *stack;
-	unsigned int stack_order;
+	struct kstack stack;	/* guarded (kstack.c) */
+	uint64_t stack_floor;	/* lowest sp a trap frame fits above (hart.h) */
 	void *tls;
 	struct list_head rq_node;	/* owned by the scheduler object */
 	struct list_head all_node;

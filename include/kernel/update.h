@@ -14,8 +14,12 @@
 #include <stddef.h>
 #include <kernel/object.h>
 
-/* The kernel ABI modules are built against; bumped when headers change shape. */
-#define KERNEL_ABI "lukos-abi-1"
+/*
+ * The kernel ABI modules are built against; bumped when headers change
+ * shape (abi-2: struct thread and struct hart gained guarded-stack fields).
+ * ota-server/ reads it from here.
+ */
+#define KERNEL_ABI "lukos-abi-2"
 
 enum update_mode {
 	UPDATE_MODE_DEFAULT,	/* lazy for classes with many instances, else eager */

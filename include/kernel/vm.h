@@ -27,6 +27,9 @@ void vm_enable(struct hart *h);
  * anything at or above the RAM start (-KE_INVAL).
  */
 int vm_map_io(uintptr_t pa, size_t len);
-/* Changes permissions of whole pages in the shared RAM mapping (W+X refused). */
+/*
+ * Changes permissions of whole pages in the shared RAM mapping (W+X
+ * refused; 0 unmaps them, as for stack guard pages).
+ */
 int vm_protect(uintptr_t va, size_t len, unsigned long perm);
 #endif

@@ -145,7 +145,7 @@ def make_pack(dut, name):
 
 def test_status_initial(dut):
     st = dut.status()
-    assert st["abi"] == "lukos-abi-1", st
+    assert st["abi"] == "lukos-abi-2", st
     assert st["board"] == dut.board, st
     for cls in ("uart", "sched", "counter", "netdev", "timer", "plic"):
         assert st["classes"].get(cls) == 1, f"class {cls} not at version 1: {st}"
@@ -369,7 +369,7 @@ REJECTS = [
     Reject("downgrade-own", ("hifive-unleashed",), "downgrade", r"^step-1: step 3->2 goes down$",
            "made"),
     # what the kernel cannot take
-    Reject("abi", BOTH, "abi", r"^step-1: built for ABI lukos-abi-0, kernel is lukos-abi-1$"),
+    Reject("abi", BOTH, "abi", r"^step-1: built for ABI lukos-abi-0, kernel is lukos-abi-2$"),
     Reject("unknown-class", BOTH, "unknown-class", r"^step-1: no class nosuch in this kernel$"),
     Reject("requirement", BOTH, "requirement", r"^step-1: requires sched>=9, it is at 2$"),
     Reject("garbage-elf", BOTH, "link", r"\bELF\b"),

@@ -74,7 +74,7 @@ DETAIL = {
     "downgrade": r"^step-1: step 4->3 goes down$",
     "unknown-class": r"^step-1: no class nosuch in this kernel$",
     "requirement": r"^step-1: requires sched>=9, it is at 2$",
-    "abi": r"^step-1: built for ABI lukos-abi-0, kernel is lukos-abi-1$",
+    "abi": r"^step-1: built for ABI lukos-abi-0, kernel is lukos-abi-2$",
     "link": r"unresolved symbol 'page_alloc'",
     "interface": r"^step-1: new version drops methods or lacks a transfer$",
     "selftest": r"^step-1: self-test failed$",

@@ -306,10 +306,10 @@ static void test_abi_first_failing_step_named(void **state)
 
 	pack_init(&p, 7);
 	add_step(&p, "uart", 4, 5);
-	add_step(&p, "uart", 5, 6)->abi = "lukos-abi-2";
+	add_step(&p, "uart", 5, 6)->abi = "lukos-abi-9";
 	add_step(&p, "uart", 6, 7)->abi = "lukos-abi-0";
 	assert_int_equal(check(&p, 6), UPDATE_ERR_ABI);
-	assert_err("step-2", "lukos-abi-2", NULL);
+	assert_err("step-2", "lukos-abi-9", NULL);
 	assert_err_not("step-3");
 	assert_err_not("step-1");
 }
