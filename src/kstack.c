@@ -1,7 +1,8 @@
 /*
  * Guarded thread stacks (see kernel/kstack.h): slots in 2 MiB chunks, each
- * slot a guard page (unmapped with vm_protect when the chunk is made) and
- * then the stack.
+ * slot a guard page (unmapped with vm_guard_pages when the chunk is made)
+ * and then the stack. The first chunk is made at boot, before other harts
+ * start, so it needs no remote TLB flush.
  *
  * Locking: kstack_lock guards the slot bitmaps and chunk creation (which
  * takes vm_lock inside it). The chunk table only grows, and a chunk's base
@@ -44,10 +45,9 @@ static int chunk_add(void)
 	mem = page_alloc(CHUNK_ORDER);
 	if (!mem)
 		return -KE_NOMEM;
-	for (unsigned int i = 0; i < SLOTS && !err; i++)
-		err = vm_protect((uintptr_t)mem + i * SLOT_BYTES, PAGE_SIZE, 0);
+	err = vm_guard_pages((uintptr_t)mem, SLOT_BYTES, SLOTS);
 	if (err) {
-		/* Map back what was unmapped, then give the memory back. */
+		/* Map back what may have been unmapped, then give the memory back. */
 		for (unsigned int i = 0; i < SLOTS; i++)
 			vm_protect((uintptr_t)mem + i * SLOT_BYTES, PAGE_SIZE, VM_R | VM_W);
 		page_free(mem, CHUNK_ORDER);
@@ -72,6 +72,16 @@ static bool take_slot(struct chunk *c, struct kstack *ks)
 		return true;
 	}
 	return false;
+}
+
+int kstack_init(void)
+{
+	int err;
+
+	spin_lock(&kstack_lock);
+	err = nchunks ? 0 : chunk_add();
+	spin_unlock(&kstack_lock);
+	return err;
 }
 
 int kstack_alloc(struct kstack *ks)

@@ -16,6 +16,7 @@
 #include <kernel/vm.h>
 #include <kernel/tls.h>
 #include <kernel/smp.h>
+#include <kernel/kstack.h>
 #include <kernel/trap.h>
 #include <kernel/devtree.h>
 #include <kernel/driver.h>
@@ -134,6 +135,8 @@ void kmain(unsigned long hartid, const void *fdt)
 		panic("a required device is missing (%s)", err_name(err));
 	if (!console_ref.entry)
 		panic("no console UART in the devicetree");
+	if ((err = kstack_init()))
+		panic("no memory for thread stacks (%s)", err_name(err));
 	if ((err = sched_rr_create(smp_usable_harts(fdt_copy))))
 		panic("scheduler creation failed (%s)", err_name(err));
 	smp_hart_online();

@@ -177,11 +177,15 @@ unsigned int smp_usable_harts(const void *fdt)
 	return count ? count : 1;
 }
 
+volatile bool smp_secondaries_started;
+
 unsigned int smp_start_secondaries(const void *fdt)
 {
 	struct dt_cpu cpus[DT_MAX_CPUS];
 	int n = dt_cpus(fdt, cpus, DT_MAX_CPUS);
 	unsigned int started = 0;
+
+	__atomic_store_n(&smp_secondaries_started, true, __ATOMIC_SEQ_CST);
 
 	for (int i = 0; i < n; i++) {
 		uint32_t id = cpus[i].hartid;

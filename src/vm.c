@@ -2,12 +2,13 @@
  * Sv39 page tables (see include/kernel/vm.h for the layout).
  *
  * The shared part is built once by the boot hart before the others start;
- * afterwards only vm_protect() changes it, under vm_lock, followed by a
- * TLB flush on every hart. Per-hart tables are written only while their
- * hart is offline.
+ * afterwards only vm_protect(), vm_map_io() and vm_guard_pages() change it,
+ * under vm_lock, followed by a TLB flush on every hart that may hold one.
+ * Per-hart tables are written only while their hart is offline.
  */
 #include <string.h>
 #include <kernel/vm.h>
+#include <kernel/smp.h>
 #include <kernel/mem.h>
 #include <kernel/riscv.h>
 #include <kernel/sbi.h>
@@ -170,17 +171,30 @@ void vm_enable(struct hart *h)
 }
 
 /*
- * Identity-maps the pages of [start, end) in the shared tables with @perm
- * (0: unmaps them), splitting superpages as needed, then flushes every
- * hart's TLB (the shared lower-level tables are what every hart's root
- * points at).
+ * Flushes every hart's TLB after a change to the shared tables (which
+ * every hart's root points at). Before other harts start, only this one
+ * can hold stale entries, so no remote fence (an SBI call that every other
+ * hart must answer) is needed.
  */
-static int set_pages(uintptr_t start, uintptr_t end, unsigned long perm)
+static void flush_all(void)
+{
+	sfence_vma_all();
+	if (__atomic_load_n(&smp_secondaries_started, __ATOMIC_ACQUIRE))
+		sbi_call(SBI_EXT_RFENCE, 1, 0, -1, 0);	/* remote sfence.vma on all harts */
+}
+
+/*
+ * Identity-maps @count pages, one every @stride bytes from @first, in the
+ * shared tables with @perm (0: unmaps them), splitting superpages as
+ * needed, then flushes once.
+ */
+static int set_pages(uintptr_t first, size_t stride, size_t count, unsigned long perm)
 {
 	int err = 0;
 
 	spin_lock(&vm_lock);
-	for (uintptr_t a = start; a < end && !err; a += PAGE_SIZE) {
+	for (size_t i = 0; i < count && !err; i++) {
+		uintptr_t a = first + i * stride;
 		pte_t *e = walk(shared_root, a, 0, true);
 
 		if (!e)
@@ -189,8 +203,7 @@ static int set_pages(uintptr_t start, uintptr_t end, unsigned long perm)
 			*e = perm ? make_pte(a, perm | PTE_G | PTE_A | PTE_D) : 0;
 	}
 	spin_unlock(&vm_lock);
-	sfence_vma_all();
-	sbi_call(SBI_EXT_RFENCE, 1, 0, -1, 0);	/* remote sfence.vma on all harts */
+	flush_all();
 	return err;
 }
 
@@ -205,7 +218,8 @@ int vm_map_io(uintptr_t pa, size_t len)
 		return -KE_PERM;	/* the NULL page stays unmapped */
 	if (start >= IO_START)
 		return 0;		/* mapped by vm_init() */
-	return set_pages(start, end < IO_START ? end : IO_START, VM_R | VM_W);
+	end = end < IO_START ? end : IO_START;
+	return set_pages(start, PAGE_SIZE, (end - start) / PAGE_SIZE, VM_R | VM_W);
 }
 
 int vm_protect(uintptr_t va, size_t len, unsigned long perm)
@@ -215,5 +229,13 @@ int vm_protect(uintptr_t va, size_t len, unsigned long perm)
 	if ((va | len) & (PAGE_SIZE - 1) || va < (uintptr_t)__kernel_end ||
 	    va + len > mem_ram_end)
 		return -KE_INVAL;
-	return set_pages(va, va + len, perm);
+	return set_pages(va, PAGE_SIZE, len / PAGE_SIZE, perm);
+}
+
+int vm_guard_pages(uintptr_t first, size_t stride, size_t count)
+{
+	if ((first | stride) & (PAGE_SIZE - 1) || !count || first < (uintptr_t)__kernel_end ||
+	    stride < PAGE_SIZE || first + (count - 1) * stride + PAGE_SIZE > mem_ram_end)
+		return -KE_INVAL;
+	return set_pages(first, stride, count, 0);
 }

@@ -23,6 +23,8 @@ struct kstack {
 	uintptr_t hi;		/* one past the top */
 };
 
+/* Makes the first chunk; called at boot before other harts start. */
+int kstack_init(void);
 /* A stack for a new thread: 0, or -KE_NOMEM when no slot or chunk is left. */
 int kstack_alloc(struct kstack *ks);
 void kstack_free(const struct kstack *ks);

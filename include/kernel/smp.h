@@ -1,6 +1,7 @@
 /* Starting harts and poking them with IPIs. */
 #ifndef KERNEL_SMP_H
 #define KERNEL_SMP_H
+#include <stdbool.h>
 #include <stdint.h>
 /* Gives the boot hart its private state and switches it onto paging. */
 int smp_boot_hart_setup(uint32_t hartid);
@@ -8,6 +9,8 @@ int smp_boot_hart_setup(uint32_t hartid);
 void smp_hart_online(void);
 /* Harts the kernel will try to run on (usable ones in the devicetree). */
 unsigned int smp_usable_harts(const void *fdt);
+/* Set once smp_start_secondaries() begins: other harts may hold TLB entries. */
+extern volatile bool smp_secondaries_started;
 /* Starts every other usable hart in the devicetree; returns harts online. */
 unsigned int smp_start_secondaries(const void *fdt);
 /* Sends a software interrupt to the hart with this index (wakes it from WFI). */

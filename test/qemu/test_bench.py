@@ -53,3 +53,23 @@ def test_bench(qemu):
     table = (HEADER_RE, COLUMNS_RE, ROW_RE)
     check_log_format(q, allowed=table)
     check_no_trouble(q)
+
+
+def test_bench_icount_exact(qemu):
+    """`make bench` takes its instruction counts from a deterministic
+    `-icount shift=0` boot (one instruction, one ns): that boot must finish,
+    and a cached OTT call must cost exactly what a plain indirect call
+    does (the translation load replaces the `mv a0, obj`)."""
+    q = qemu("qemu-virt", 4, args=f"bench shutdown={BACKSTOP}",
+             extra_args=["-icount", "shift=0"], name="bench-icount")
+    rc = q.wait_exit()
+    assert rc == 0 and not q.killed, q.status()
+    header = q.find(HEADER_RE)
+    assert len(header) == 1, f"no bench table\n{q.tail()}"
+    rows = {}
+    for line in q.lines[header[0].index + 2:header[0].index + 5]:
+        m = ROW_RE.match(line)
+        assert m, f"not a bench table row: {line!r}"
+        rows[m.group(1)] = float(m.group(2))
+    assert rows["ott cached call"] == rows["plain indirect call"], rows
+    assert rows["ott miss (global)"] > 2 * rows["plain indirect call"], rows
