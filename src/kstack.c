@@ -1,6 +1,6 @@
 /*
  * Guarded thread stacks (see kernel/kstack.h): slots in 2 MiB chunks, each
- * slot a guard page (unmapped with vm_guard_pages when the chunk is made)
+ * slot a guard page (unmapped with vm_protect_strided when the chunk is made)
  * and then the stack. The first chunk is made at boot, before other harts
  * start, so it needs no remote TLB flush.
  *
@@ -45,11 +45,10 @@ static int chunk_add(void)
 	mem = page_alloc(CHUNK_ORDER);
 	if (!mem)
 		return -KE_NOMEM;
-	err = vm_guard_pages((uintptr_t)mem, SLOT_BYTES, SLOTS);
+	err = vm_protect_strided((uintptr_t)mem, SLOT_BYTES, SLOTS, 0);
 	if (err) {
 		/* Map back what may have been unmapped, then give the memory back. */
-		for (unsigned int i = 0; i < SLOTS; i++)
-			vm_protect((uintptr_t)mem + i * SLOT_BYTES, PAGE_SIZE, VM_R | VM_W);
+		vm_protect_strided((uintptr_t)mem, SLOT_BYTES, SLOTS, VM_R | VM_W);
 		page_free(mem, CHUNK_ORDER);
 		return err;
 	}

@@ -70,28 +70,31 @@ static void emit_line(char *line, size_t n, const char *more)
 	spin_unlock(&log_lock);
 }
 
-void klog(const char *subsys, const char *fmt, ...)
+/* Formats a line outside the lock (its arguments may fault), then emits it. */
+static void vklog(const char *more, const char *subsys, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
+	size_t n = log_format(line, sizeof(line), rdtime(), timebase_hz, hart_id(), subsys, fmt, ap);
+
+	emit_line(line, n, more);
+}
+
+void klog(const char *subsys, const char *fmt, ...)
+{
 	va_list ap;
-	size_t n;
 
 	va_start(ap, fmt);
-	n = log_format(line, sizeof(line), rdtime(), timebase_hz, hart_id(), subsys, fmt, ap);
+	vklog(NULL, subsys, fmt, ap);
 	va_end(ap);
-	emit_line(line, n, NULL);
 }
 
 void klog_block(const char *more, const char *subsys, const char *fmt, ...)
 {
-	char line[LOG_LINE_MAX];
 	va_list ap;
-	size_t n;
 
 	va_start(ap, fmt);
-	n = log_format(line, sizeof(line), rdtime(), timebase_hz, hart_id(), subsys, fmt, ap);
+	vklog(more, subsys, fmt, ap);
 	va_end(ap);
-	emit_line(line, n, more);
 }
 
 void kputs(const char *s)

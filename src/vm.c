@@ -2,7 +2,7 @@
  * Sv39 page tables (see include/kernel/vm.h for the layout).
  *
  * The shared part is built once by the boot hart before the others start;
- * afterwards only vm_protect(), vm_map_io() and vm_guard_pages() change it,
+ * afterwards only vm_protect[_strided]() and vm_map_io() change it,
  * under vm_lock, followed by a TLB flush on every hart that may hold one.
  * Per-hart tables are written only while their hart is offline.
  */
@@ -222,20 +222,21 @@ int vm_map_io(uintptr_t pa, size_t len)
 	return set_pages(start, PAGE_SIZE, (end - start) / PAGE_SIZE, VM_R | VM_W);
 }
 
-int vm_protect(uintptr_t va, size_t len, unsigned long perm)
+int vm_protect_strided(uintptr_t first, size_t stride, size_t count, unsigned long perm)
 {
 	if ((perm & VM_W) && (perm & VM_X))
 		return -KE_PERM;
-	if ((va | len) & (PAGE_SIZE - 1) || va < (uintptr_t)__kernel_end ||
-	    va + len > mem_ram_end)
+	if (!count)
+		return 0;
+	if ((first | stride) & (PAGE_SIZE - 1) || stride < PAGE_SIZE ||
+	    first < (uintptr_t)__kernel_end || first + (count - 1) * stride + PAGE_SIZE > mem_ram_end)
 		return -KE_INVAL;
-	return set_pages(va, PAGE_SIZE, len / PAGE_SIZE, perm);
+	return set_pages(first, stride, count, perm);
 }
 
-int vm_guard_pages(uintptr_t first, size_t stride, size_t count)
+int vm_protect(uintptr_t va, size_t len, unsigned long perm)
 {
-	if ((first | stride) & (PAGE_SIZE - 1) || !count || first < (uintptr_t)__kernel_end ||
-	    stride < PAGE_SIZE || first + (count - 1) * stride + PAGE_SIZE > mem_ram_end)
+	if (len & (PAGE_SIZE - 1))
 		return -KE_INVAL;
-	return set_pages(first, stride, count, 0);
+	return vm_protect_strided(va, PAGE_SIZE, len / PAGE_SIZE, perm);
 }

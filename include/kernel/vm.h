@@ -32,6 +32,6 @@ int vm_map_io(uintptr_t pa, size_t len);
  * refused; 0 unmaps them, as for stack guard pages).
  */
 int vm_protect(uintptr_t va, size_t len, unsigned long perm);
-/* Unmaps @count RAM pages, one every @stride bytes from @first: one TLB flush. */
-int vm_guard_pages(uintptr_t first, size_t stride, size_t count);
+/* vm_protect() of @count pages, one every @stride bytes from @first: one TLB flush. */
+int vm_protect_strided(uintptr_t first, size_t stride, size_t count, unsigned long perm);
 #endif
