@@ -6,6 +6,7 @@
  *                      once, <kind> = load|store|exec|illegal (tests)
  *   bench              run the benchmarks, print the table, end the run
  *   workload=off       no demo workload
+ *   storage=selftest   check the state device's driver at boot (tests)
  */
 #include <string.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include <kernel/errno.h>
 #include <kernel/defer.h>
 #include <kernel/demo.h>
+#include <kernel/storage.h>
 #include <kernel/update_engine.h>
 #include <libfdt.h>
 
@@ -141,6 +143,8 @@ void kmain(unsigned long hartid, const void *fdt)
 		panic("scheduler creation failed (%s)", err_name(err));
 	smp_hart_online();
 	n = smp_start_secondaries(fdt_copy);
+	if (!dt_bootarg(bootargs, "storage", val, sizeof(val)) && !strcmp(val, "selftest"))
+		storage_selftest();
 	console_start_rx();
 	if (!netif_start(bootargs) && dt_bootarg(bootargs, "netecho", NULL, 0))
 		agent_start();

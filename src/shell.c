@@ -16,6 +16,7 @@
 #include <kernel/trap.h>
 #include <kernel/platform.h>
 #include <kernel/sbi.h>
+#include <kernel/storage.h>
 
 static void cmd_harts(void)
 {
@@ -54,7 +55,7 @@ static void cmd_mem(void)
 static void run(char *line)
 {
 	if (!strcmp(line, "help")) {
-		kputs("  commands: help harts threads mem ott fault <load|store|exec|illegal|stack> panic halt reboot\n");
+		kputs("  commands: help harts threads mem ott storage fault <load|store|exec|illegal|stack> panic halt reboot\n");
 	} else if (!strcmp(line, "harts")) {
 		cmd_harts();
 	} else if (!strcmp(line, "threads")) {
@@ -65,6 +66,8 @@ static void run(char *line)
 		kprintf("  ott slots=%u used=%u misses=%lu stale_calls=%lu\n", kernel_ott.nslots,
 			kernel_ott.used, (unsigned long)kernel_ott.misses,
 			(unsigned long)kernel_ott.stale_calls);
+	} else if (!strcmp(line, "storage")) {
+		storage_show();
 	} else if (!strncmp(line, "fault ", 6)) {
 		trap_inject_fault(line + 6);
 	} else if (!strcmp(line, "panic")) {

@@ -7,6 +7,8 @@
 #include <kernel/storage.h>
 #include <kernel/object.h>
 #include <kernel/log.h>
+#include <kernel/mem.h>
+#include <kernel/errno.h>
 
 static ott_ref_t state_ref;
 static bool state_bound;
@@ -35,4 +37,94 @@ bool storage_state_ref(ott_ref_t *out)
 	if (state_bound)
 		*out = state_ref;
 	return state_bound;
+}
+
+/*
+ * Driver check for tests and bring-up (`storage=selftest` on the command
+ * line, run at boot before the journal opens): in the region's last erase
+ * block, erase, program a pattern at unaligned offsets across page and
+ * sector boundaries, flush, read back, then put the block's old content
+ * back. Not power-cut safe: never run it on a board in service.
+ */
+#define SELFTEST_BUF	(8 * 1024)
+
+static int selftest_block(ott_ref_t dev, uint64_t off, uint32_t esz, uint8_t *save, uint8_t *buf)
+{
+	static const struct { uint32_t at, len; } writes[] = {
+		{ 3, 250 }, { 253, 300 }, { 600, 1000 }, { 1700, 2396 },
+	};
+	long err;
+
+	if ((err = storage_read(dev, off, save, esz)) || (err = storage_erase(dev, off, esz)))
+		return (int)err;
+	if ((err = storage_read(dev, off, buf, esz)))
+		return (int)err;
+	for (uint32_t i = 0; i < esz; i++)
+		if (buf[i] != 0xff)
+			return -KE_IO;
+	for (unsigned int w = 0; w < sizeof(writes) / sizeof(writes[0]); w++) {
+		for (uint32_t i = 0; i < writes[w].len; i++)
+			buf[i] = (uint8_t)(writes[w].at + i * 7);
+		if ((err = storage_program(dev, off + writes[w].at, buf, writes[w].len)))
+			return (int)err;
+	}
+	if ((err = storage_flush(dev)) || (err = storage_read(dev, off, buf, esz)))
+		return (int)err;
+	for (unsigned int w = 0; w < sizeof(writes) / sizeof(writes[0]); w++)
+		for (uint32_t i = 0; i < writes[w].len; i++)
+			if (buf[writes[w].at + i] != (uint8_t)(writes[w].at + i * 7))
+				return -KE_IO;
+	if (buf[0] != 0xff || buf[2] != 0xff || buf[esz - 1] != 0xff)
+		return -KE_IO;	/* a byte nobody wrote changed */
+	if ((err = storage_erase(dev, off, esz)) || (err = storage_program(dev, off, save, esz)))
+		return (int)err;
+	return (int)storage_flush(dev);
+}
+
+int storage_selftest(void)
+{
+	struct storage_info si;
+	uint8_t *save, *buf;
+	ott_ref_t dev;
+	int err;
+
+	if (!storage_state_ref(&dev)) {
+		klog("storage", "selftest skipped: no state device");
+		return -KE_NODEV;
+	}
+	if ((err = (int)storage_info(dev, &si)))
+		return err;
+	if (si.erase_size > SELFTEST_BUF || si.size < si.erase_size)
+		return -KE_RANGE;
+	save = kmalloc(SELFTEST_BUF);
+	buf = kmalloc(SELFTEST_BUF);
+	err = save && buf ? selftest_block(dev, si.size - si.erase_size, si.erase_size, save, buf)
+			  : -KE_NOMEM;
+	kfree(save);
+	kfree(buf);
+	klog("storage", "selftest %s model=%s block=%#lx err=%s", err ? "failed" : "ok", si.model,
+	     (unsigned long)(si.size - si.erase_size), err_name(err));
+	return err;
+}
+
+void storage_show(void)
+{
+	struct storage_info si;
+	struct storage_stats st = { 0 };
+	ott_ref_t dev;
+
+	if (!storage_state_ref(&dev)) {
+		kputs("  storage: none (volatile)\n");
+		return;
+	}
+	storage_info(dev, &si);
+	storage_stats(dev, &st);
+	kprintf("  storage model=%s offset=%#lx size=%lu erase=%u%s\n", si.model,
+		(unsigned long)si.dev_offset, (unsigned long)si.size, si.erase_size,
+		si.flags & STORAGE_F_NOR ? " nor" : "");
+	kprintf("  reads=%lu programs=%lu erases=%lu flushes=%lu bytes read=%lu programmed=%lu "
+		"erased=%lu errors=%lu\n", (unsigned long)st.reads, (unsigned long)st.programs,
+		(unsigned long)st.erases, (unsigned long)st.flushes, (unsigned long)st.read_bytes,
+		(unsigned long)st.program_bytes, (unsigned long)st.erase_bytes,
+		(unsigned long)st.errors);
 }

@@ -98,4 +98,14 @@ void storage_attach(ott_ref_t dev);
 /* The state device; false if none was bound (the board runs volatile). */
 bool storage_state_ref(ott_ref_t *out);
 
+/*
+ * Driver check (boot argument `storage=selftest`): erase, program and read
+ * back the region's last erase block, then restore it. 0 or a negative code;
+ * logs `storage: selftest ok|failed ...`.
+ */
+int storage_selftest(void);
+
+/* Console `storage`: the state device, its geometry and counters. */
+void storage_show(void);
+
 #endif
