@@ -115,7 +115,7 @@ def classify(ev):
 FAILURE_NAMES_RE = re.compile(r"\b(malformed|integrity|abi|replay|unknown-class|gap|downgrade|duplicate|"
                               r"requirement|link|interface|selftest|nomem|quiesce-timeout|busy|"
                               r"integrity-failure|unsupported-package|out-of-memory|update-failed|"
-                              r"connection-lost|not-enough-storage)\b")
+                              r"connection-lost|not-enough-flash|not-enough-storage)\b")
 GOOD_RE = re.compile(r"\b(ok|success|applied|committed)\b")
 
 

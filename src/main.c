@@ -36,6 +36,7 @@
 #include <kernel/defer.h>
 #include <kernel/demo.h>
 #include <kernel/storage.h>
+#include <kernel/persist.h>
 #include <kernel/update_engine.h>
 #include <libfdt.h>
 
@@ -48,6 +49,7 @@ static char boot_tls[512] __attribute__((aligned(16)));
 const void *kernel_fdt = fdt_copy;
 struct ott kernel_ott;
 static char bootargs[1024];
+static bool net_up;
 
 static void ott_setup(void)
 {
@@ -107,6 +109,34 @@ static void start_bootarg_threads(void)
 	}
 }
 
+/*
+ * The rest of the boot runs in a thread, since replaying the journal goes
+ * through the update engine, which waits (quiescence, self-tests,
+ * probation): journal replay, then the agent (so no push races the
+ * replay), the workload or a benchmark, the shell, and `boot: ready`.
+ */
+static void boot_main(void *arg)
+{
+	unsigned int n = (unsigned int)(uintptr_t)arg;
+	char val[16];
+
+	persist_boot(bootargs);
+	if (net_up && dt_bootarg(bootargs, "netecho", NULL, 0))
+		agent_start();
+	if (!dt_bootarg(bootargs, "bench", val, sizeof(val)) && !strcmp(val, "update")) {
+		bench_update_start();
+	} else if (!dt_bootarg(bootargs, "bench", NULL, 0)) {
+		bench_start();
+	} else {
+		if (dt_bootarg(bootargs, "workload", val, sizeof(val)) || strcmp(val, "off"))
+			workload_start();
+		shell_start();
+	}
+	start_bootarg_threads();
+	demo_start(bootargs);
+	klog("boot", "ready harts=%u board=%s", n, PLAT_NAME);
+}
+
 void kmain(unsigned long hartid, const void *fdt);
 void kmain(unsigned long hartid, const void *fdt)
 {
@@ -146,21 +176,11 @@ void kmain(unsigned long hartid, const void *fdt)
 	if (!dt_bootarg(bootargs, "storage", val, sizeof(val)) && !strcmp(val, "selftest"))
 		storage_selftest();
 	console_start_rx();
-	if (!netif_start(bootargs) && dt_bootarg(bootargs, "netecho", NULL, 0))
-		agent_start();
+	net_up = !netif_start(bootargs);
 	defer_start();
 	update_engine_start();
-	if (!dt_bootarg(bootargs, "bench", val, sizeof(val)) && !strcmp(val, "update")) {
-		bench_update_start();
-	} else if (!dt_bootarg(bootargs, "bench", NULL, 0)) {
-		bench_start();
-	} else {
-		if (dt_bootarg(bootargs, "workload", val, sizeof(val)) || strcmp(val, "off"))
-			workload_start();
-		shell_start();
-	}
-	start_bootarg_threads();
-	demo_start(bootargs);
-	klog("boot", "ready harts=%u board=%s", n, PLAT_NAME);
+	if (workload_register())
+		klog("boot", "counter class not registered");
+	thread_create("boot", boot_main, (void *)(uintptr_t)n, THREAD_ANY_HART);
 	sched_loop();
 }

@@ -28,6 +28,7 @@
 #include <kernel/log.h>
 #include <kernel/spinlock.h>
 #include <kernel/errno.h>
+#include <kernel/persist.h>
 
 #define MAX_CONNS	4
 #define NEVENTS		8
@@ -43,7 +44,7 @@ enum lwm2m_result {
 
 static const char *const state_names[] = { "idle", "downloading", "downloaded", "updating" };
 static const char *const result_names[] = {
-	"initial", "success", "not-enough-storage", "out-of-memory", "connection-lost",
+	"initial", "success", "not-enough-flash", "out-of-memory", "connection-lost",
 	"integrity-failure", "unsupported-package", "invalid-uri", "update-failed",
 };
 
@@ -105,6 +106,8 @@ static void set_result(enum lwm2m_result r, const char *why)
 	reason[sizeof(reason) - 1] = '\0';
 	state = ST_IDLE;
 	spin_unlock(&agent_lock);
+	/* LwM2M wants the result to survive a restart (written in the background). */
+	persist_save_state(ST_IDLE, (uint8_t)r, why);
 }
 
 static enum lwm2m_result lwm2m_of(enum update_result r)
@@ -116,6 +119,9 @@ static enum lwm2m_result lwm2m_of(enum update_result r)
 		return RES_INTEGRITY;
 	case UPDATE_ERR_NOMEM:
 		return RES_NO_MEMORY;
+	case UPDATE_ERR_NOSPACE:
+		return RES_NO_STORAGE;
+	case UPDATE_ERR_STORAGE:
 	case UPDATE_ERR_LINK:
 	case UPDATE_ERR_SELFTEST:
 	case UPDATE_ERR_TIMEOUT:
@@ -173,6 +179,7 @@ static void upload_abort(struct conn *c, const char *why)
 static bool upload_start(struct conn *c)
 {
 	long long len = c->req.content_length;
+	struct persist_summary ps;
 	unsigned int order;
 	bool busy;
 
@@ -186,6 +193,15 @@ static bool upload_start(struct conn *c)
 	if (busy) {
 		klog("ota", "rejected reason=busy detail=\"an update is in progress\"");
 		respond_error(c, 409, "busy", "an update is in progress");
+		return false;
+	}
+	persist_get_summary(&ps);
+	if (ps.persistent && (uint64_t)len > ps.max_pack) {
+		/* It could never be journaled: say so before it is sent. */
+		klog("ota", "rejected reason=no-space bytes=%lld max_pack=%lu", len,
+		     (unsigned long)ps.max_pack);
+		set_result(RES_NO_STORAGE, "no-space");
+		respond_error(c, 507, result_names[RES_NO_STORAGE], "the journal has no room for it");
 		return false;
 	}
 	order = page_order_for((size_t)len);
@@ -351,6 +367,7 @@ static void add_class(struct factory *f, void *arg)
 static size_t status_json(char *out, size_t len)
 {
 	struct json_buf j = { out, len, 0, true };
+	struct persist_summary ps;
 
 	j.n = (size_t)snprintf(out, len, "{\"abi\": \"%s\", \"board\": \"%s\", \"classes\": {",
 			       KERNEL_ABI, PLAT_NAME);
@@ -367,8 +384,16 @@ static size_t status_json(char *out, size_t len)
 					(nevents > NEVENTS && i == nevents - NEVENTS) ? "" : ", ",
 					events[i % NEVENTS]);
 	spin_unlock(&agent_lock);
+	persist_get_summary(&ps);
 	if (j.n < len)
-		j.n += (size_t)snprintf(out + j.n, len - j.n, "]}\n");
+		j.n += (size_t)snprintf(out + j.n, len - j.n,
+					"], \"persistent\": %s, \"safe_mode\": %s, \"journal\": "
+					"{\"entries\": %u, \"committed\": %u, \"used\": %lu, "
+					"\"free\": %lu, \"max_pack\": %lu}}\n",
+					ps.persistent ? "true" : "false",
+					ps.safe_mode ? "true" : "false", ps.entries, ps.committed,
+					(unsigned long)ps.used, (unsigned long)ps.free,
+					(unsigned long)ps.max_pack);
 	return j.n < len ? j.n : len - 1;
 }
 
@@ -434,7 +459,8 @@ static void ota_main(void *arg)
 			klog("ota", "rejected reason=%s detail=\"%s\"", update_result_name(r), err);
 		set_result(lwm2m_of(r), update_result_name(r));
 		event("seq=%u %s", update_last_seq(), update_result_name(r));
-		job.http = r == UPDATE_OK ? 200 : r == UPDATE_ERR_BUSY ? 409 : 422;
+		job.http = r == UPDATE_OK ? 200 : r == UPDATE_ERR_BUSY ? 409
+			 : r == UPDATE_ERR_NOSPACE ? 507 : r == UPDATE_ERR_STORAGE ? 500 : 422;
 		snprintf(job.body, sizeof(job.body),
 			 "{\"result\": \"%s\", \"reason\": \"%s\", \"seq\": %u, \"detail\": \"%s\"}\n",
 			 result_names[lwm2m_of(r)], update_result_name(r), update_last_seq(), err);
@@ -459,8 +485,12 @@ static void listen_on_net(struct net_stack *ns, void *arg)
 
 void agent_start(void)
 {
+	uint8_t st, res;
+
 	if (!netif_stack())
 		return;
+	if (persist_saved_state(&st, &res, reason, sizeof(reason)) && res <= RES_FAILED)
+		result = (enum lwm2m_result)res;	/* the state itself restarts idle */
 	thread_create("ota", ota_main, NULL, THREAD_ANY_HART);
 	netif_run(listen_on_net, NULL);
 }
