@@ -861,9 +861,32 @@ def lwm2m(value, table_):
     return str(value) if value is not None else "-"
 
 
+def human_bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024.0
+
+
+def format_journal(body, color=False):
+    """One line on the board's journal: persistent or not, entries, used/free."""
+    if "persistent" not in body:
+        return "unknown (older kernel)"
+    if not body.get("persistent"):
+        return paint("no (volatile: updates last until reboot)", "yellow", color)
+    j = body.get("journal") or {}
+    text = "yes: %s entries (%s committed), used %s, free %s, largest pack %s" % (
+        j.get("entries", "?"), j.get("committed", "?"), human_bytes(int(j.get("used", 0))),
+        human_bytes(int(j.get("free", 0))), human_bytes(int(j.get("max_pack", 0))))
+    if body.get("safe_mode"):
+        text += paint("  SAFE MODE (journaled updates set aside)", "red", color)
+    return text
+
+
 def format_status(board, body, color=False):
     out = []
-    known = ("abi", "board", "classes", "seq", "state", "result", "events", "reason", "detail")
+    known = ("abi", "board", "classes", "seq", "state", "result", "events", "reason", "detail",
+             "persistent", "safe_mode", "journal")
     state, result = body.get("state"), body.get("result")
     rc = None if result is None else ("green" if result == "success" else
                                       None if result == "initial" else "red")
@@ -880,6 +903,7 @@ def format_status(board, body, color=False):
             continue  # already shown with the result
         if k not in known:
             out.append("  %-12s %s" % (k, json.dumps(body[k]) if not isinstance(body[k], str) else body[k]))
+    out.append("  persistent   %s" % format_journal(body, color))
     classes = body.get("classes")
     if isinstance(classes, dict) and classes:
         out.append("  classes")

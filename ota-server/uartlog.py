@@ -35,7 +35,7 @@ BAD_RE = re.compile(r"\b(rejected|rolled[- ]back|rollback|rolling back|fault|fau
 INFO_WORDS = ("receiving", "received", "downloading", "downloaded", "verified",
               "verifying", "accepted")
 
-ANSI = {"green": "\033[32m", "red": "\033[1;31m", "cyan": "\033[36m",
+ANSI = {"green": "\033[32m", "red": "\033[1;31m", "cyan": "\033[36m", "yellow": "\033[33m",
         "dim": "\033[2m", "bold": "\033[1m", "reset": "\033[0m"}
 
 
