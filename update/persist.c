@@ -34,10 +34,12 @@
 #include <kernel/timer.h>
 #include <kernel/riscv.h>
 #include <kernel/errno.h>
+#include <kernel/export.h>
 
 #define MAX_ENTRIES		2048
 #define REPLAY_PROBATION_US	200000
 #define REPLAY_TIMEOUT_S	60	/* a replay that takes longer is stuck: reboot */
+#define BOOT_GOOD_MS		2000	/* running this long after replay: a good boot */
 #define DESC_LEN		48
 
 static struct journal jnl;
@@ -269,6 +271,30 @@ static void replay_watchdog(void *arg)
 	sbi_system_reset(SBI_SRST_COLD_REBOOT, SBI_SRST_REASON_NONE);
 }
 
+/*
+ * A boot is good once the board has run for a while after replay with
+ * threads still being scheduled: then the boot counter is cleared. A boot
+ * that hangs or panics before (in replay, or in replayed code soon after)
+ * leaves it counted.
+ */
+static void boot_good_main(void *arg)
+{
+	int rc;
+
+	thread_sleep_us((uint64_t)(uintptr_t)arg * 1000);
+	mutex_lock(&persist_lock);
+	rc = journal_boot_good(&jnl);
+	mutex_unlock(&persist_lock);
+	klog("journal", "boot good after_ms=%lu%s", (unsigned long)(uintptr_t)arg,
+	     rc ? " (counter not cleared)" : "");
+}
+
+bool persist_replaying(void)
+{
+	return persistent && !replay_done;
+}
+EXPORT_SYMBOL(persist_replaying);
+
 /* Writes an outcome during boot; the caller holds persist_lock. */
 static void boot_rollback(uint32_t seq, const char *why)
 {
@@ -417,6 +443,7 @@ static bool open_journal(void)
 void persist_boot(const char *bootargs)
 {
 	unsigned int failed = 0, applied = 0;
+	uint64_t good_ms = BOOT_GOOD_MS;
 	uint32_t last_mark = 0;
 	uint64_t t0 = rdtime();
 	char val[16];
@@ -451,12 +478,14 @@ void persist_boot(const char *bootargs)
 	}
 	replay_done = true;
 	update_raise_floor(jnl.floor);
-	rc = journal_boot_good(&jnl);
 	summary_refresh();
 	mutex_unlock(&persist_lock);
-	klog("journal", "ready packs=%u seq=%u used=%lu free=%lu boot_us=%lu%s", applied, jnl.floor,
-	     (unsigned long)summary.used, (unsigned long)summary.free,
-	     (unsigned long)timer_ticks_to_us(rdtime() - t0), rc ? " counter-not-cleared" : "");
+	klog("journal", "ready packs=%u seq=%u used=%lu free=%lu replay_us=%lu", applied,
+	     jnl.floor, (unsigned long)summary.used, (unsigned long)summary.free,
+	     (unsigned long)timer_ticks_to_us(rdtime() - t0));
+	if (!dt_bootarg(bootargs, "boot_good_ms", val, sizeof(val)))
+		good_ms = strtoul(val, NULL, 10);
+	thread_create("boot-good", boot_good_main, (void *)(uintptr_t)good_ms, THREAD_ANY_HART);
 }
 
 /* --- console --------------------------------------------------------------------------- */

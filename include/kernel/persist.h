@@ -28,8 +28,9 @@ struct persist_summary {
 
 /*
  * Boot, before `boot: ready`, in a thread: opens the journal, counts the
- * boot, replays (or enters safe mode), raises the engine's floor, marks
- * the boot good. Logs `journal: ...` lines ending with `journal: ready`.
+ * boot, replays (or enters safe mode) and raises the engine's floor; logs
+ * `journal: ...` lines ending with `journal: ready`. The boot counter is
+ * cleared `boot_good_ms` (default 2000) later if the board still runs.
  */
 void persist_boot(const char *bootargs);
 
@@ -49,6 +50,9 @@ void persist_save_state(uint8_t lwm2m_state, uint8_t lwm2m_result, const char *r
 bool persist_saved_state(uint8_t *lwm2m_state, uint8_t *lwm2m_result, char *reason, size_t len);
 
 void persist_get_summary(struct persist_summary *out);
+
+/* True while the boot replays the journal (modules may ask; tests do). */
+bool persist_replaying(void);
 
 /* Console: `journal` lists the entries, `journal erase` forgets the updates. */
 void persist_show(void);
