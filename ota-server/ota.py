@@ -1070,6 +1070,38 @@ def add_out_args(p, progress=True):
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
+def cmd_journal(a):
+    import journal_image
+    try:
+        with open(a.image, "rb") as f:
+            f.seek(a.offset)
+            data = f.read(a.size) if a.size else f.read()
+    except OSError as e:
+        raise Failure("%s: %s" % (a.image, e.strerror))
+    try:
+        j = journal_image.Journal(data, a.erase_size)
+    except ValueError as e:
+        raise Failure(str(e))
+    doc = j.summary()
+    if a.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    color = use_color(sys.stdout, a.color)
+    if not j.valid:
+        print(paint("no valid journal (the board would format it); floor %d" % j.floor, "red",
+                    color))
+        return 1
+    print("journal: floor %d, %d entries, %d torn records ignored" %
+          (j.floor, len(doc["entries"]), j.torn))
+    rows = [(e["seq"], e.get("size", "-"), e["status"], e["reason"] or "-")
+            for e in doc["entries"]]
+    colours = [{"committed": "green", "rolled-back": "red"}.get(e["status"])
+               for e in doc["entries"]]
+    if rows:
+        print(table(("seq", "bytes", "status", "reason"), rows, colours, color))
+    return 0
+
+
 def build_parser():
     ap = Parser(prog="ota.py", description=__doc__.splitlines()[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -1187,6 +1219,19 @@ def build_parser():
     p.add_argument("--jobs", type=int, default=8, help="boards of a stage pushed at once (default 8)")
     add_out_args(p)
     p.set_defaults(func=cmd_rollout)
+
+    p = sub.add_parser("journal", help="show the update journal in a state image or flash dump",
+                       description="Reads a board's state region offline (a qemu-virt state "
+                       "disk, or a dump of the SPI NOR ota-state region) and lists what the "
+                       "board would replay at boot: floor, packs and their status.")
+    p.add_argument("image", help="state image file")
+    p.add_argument("--offset", type=lambda v: int(v, 0), default=0,
+                   help="where the region starts in the file (default 0)")
+    p.add_argument("--size", type=lambda v: int(v, 0), default=None,
+                   help="region size (default: to the end of the file)")
+    p.add_argument("--erase-size", type=lambda v: int(v, 0), default=4096)
+    add_out_args(p, progress=False)
+    p.set_defaults(func=cmd_journal)
     return ap
 
 
