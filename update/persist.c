@@ -394,7 +394,7 @@ static void enter_safe_mode(unsigned int failed, uint32_t last_mark)
 			i++;
 	}
 	safe_mode = true;
-	klog("journal", "safe-mode boots=%u last=%u set-aside=%u: built-in versions, the agent "
+	klog("journal", "safe-mode boots=%u last=%u set_aside=%u: built-in versions, the agent "
 	     "still serves", failed, last_mark, n);
 }
 
