@@ -51,7 +51,7 @@ bool storage_state_ref(ott_ref_t *out)
 static int selftest_block(ott_ref_t dev, uint64_t off, uint32_t esz, uint8_t *save, uint8_t *buf)
 {
 	static const struct { uint32_t at, len; } writes[] = {
-		{ 3, 250 }, { 253, 300 }, { 600, 1000 }, { 1700, 2396 },
+		{ 3, 250 }, { 253, 300 }, { 600, 1000 }, { 1700, 2300 },
 	};
 	long err;
 
