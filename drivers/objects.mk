@@ -4,3 +4,4 @@ objs-y += irq/plic.o
 objs-y += timer/sbi_timer.o
 objs-y += virtio/virtio_mmio.o
 objs-y += net/virtio_net.o net/cadence_gem.o
+objs-y += block/virtio_blk.o
