@@ -15,6 +15,7 @@ looks at the file on the host after QEMU is gone:
                   last (the file alone cannot show the flush: QEMU's writes
                   sit in the host's page cache, which outlives QEMU)
   bounds          calls outside the region are refused, nothing written
+  timeout         a disk that does not answer: -KE_TIMEDOUT, the boot goes on
   no disk         the board boots, nothing is bound, the self-test says
                   there is no state device
   read-only       a `readonly=on` disk is bound (ro=1) but never attached or
@@ -190,6 +191,25 @@ def test_bounds_are_refused(qemu, tmp_path):
     assert [int(x) for x in m.groups()] == [1, 1, 2, 0, 0, 0, 0, 4], m.group(0)
     halt(q)
     assert digest(img) == before
+
+
+def test_stalled_disk_times_out(qemu):
+    """A disk that answers each request after 14 s (QEMU's null-co driver;
+    the CHS values spare QEMU its own slow geometry probe): the driver gives
+    up after its 10 s timeout, the self-test fails with ETIMEDOUT, the boot
+    goes on and the board still answers. About 14 s."""
+    slow = ["-drive", "if=none,id=slow,driver=null-co,size=64M,read-zeroes=on,"
+            "latency-ns=14000000000",
+            "-device", "virtio-blk-device,drive=slow,cyls=1024,heads=16,secs=63"]
+    q = qemu(BOARD, 2, args="storage=selftest workload=off", extra_args=slow, hard_timeout=90)
+    r = q.wait_for(r"\] h\d+ storage: selftest ", timeout=60).entry
+    assert (r.event, r.kv["err"]) == ("selftest failed", "ETIMEDOUT"), r.raw
+    q.wait_for(r"\] h\d+ boot: ready ", timeout=20)
+    m = ask(q, "storage", r"^  reads=(\d+) programs=(\d+) erases=(\d+) flushes=(\d+) bytes "
+            r"read=(\d+) programmed=(\d+) erased=(\d+) errors=(\d+)$")
+    assert [int(x) for x in m.groups()] == [1, 0, 0, 0, 0, 0, 0, 1], m.group(0)
+    halt(q)
+    check_no_trouble(q)
 
 
 def test_no_state_disk(qemu):
