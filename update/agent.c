@@ -98,7 +98,7 @@ static void set_state(enum lwm2m_state s)
 	spin_unlock(&agent_lock);
 }
 
-static void set_result(enum lwm2m_result r, const char *why)
+static void set_result_state(enum lwm2m_result r, const char *why)
 {
 	spin_lock(&agent_lock);
 	result = r;
@@ -106,8 +106,20 @@ static void set_result(enum lwm2m_result r, const char *why)
 	reason[sizeof(reason) - 1] = '\0';
 	state = ST_IDLE;
 	spin_unlock(&agent_lock);
-	/* LwM2M wants the result to survive a restart (written in the background). */
+}
+
+/* LwM2M wants the result to survive a restart: the network thread must not wait for it. */
+static void set_result(enum lwm2m_result r, const char *why)
+{
+	set_result_state(r, why);
 	persist_save_state(ST_IDLE, (uint8_t)r, why);
+}
+
+/* The ota thread answers a push only once its result is durable. */
+static void set_result_durable(enum lwm2m_result r, const char *why)
+{
+	set_result_state(r, why);
+	persist_save_state_now(ST_IDLE, (uint8_t)r, why);
 }
 
 static enum lwm2m_result lwm2m_of(enum update_result r)
@@ -457,7 +469,7 @@ static void ota_main(void *arg)
 		r = verify_and_apply(&job, err, sizeof(err));
 		if (r != UPDATE_OK)
 			klog("ota", "rejected reason=%s detail=\"%s\"", update_result_name(r), err);
-		set_result(lwm2m_of(r), update_result_name(r));
+		set_result_durable(lwm2m_of(r), update_result_name(r));
 		event("seq=%u %s", update_last_seq(), update_result_name(r));
 		job.http = r == UPDATE_OK ? 200 : r == UPDATE_ERR_BUSY ? 409
 			 : r == UPDATE_ERR_NOSPACE ? 507 : r == UPDATE_ERR_STORAGE ? 500 : 422;

@@ -225,6 +225,19 @@ void persist_save_state(uint8_t lwm2m_state, uint8_t lwm2m_result, const char *r
 	waitq_wake_all(&writer_wq);
 }
 
+void persist_save_state_now(uint8_t lwm2m_state, uint8_t lwm2m_result, const char *reason)
+{
+	struct journal_state st = { lwm2m_state, lwm2m_result, "" };
+
+	if (!persistent)
+		return;
+	strncpy(st.reason, reason, sizeof(st.reason) - 1);
+	mutex_lock(&persist_lock);
+	if (journal_set_state(&jnl, &st))
+		klog("journal", "could not save the LwM2M state");
+	mutex_unlock(&persist_lock);
+}
+
 bool persist_saved_state(uint8_t *lwm2m_state, uint8_t *lwm2m_result, char *reason, size_t len)
 {
 	if (!saved_valid)

@@ -44,8 +44,13 @@ enum update_result persist_intent(const void *pack, size_t size, uint32_t seq, c
 /* Engine: probation decided (or the apply failed after the intent). */
 void persist_outcome(uint32_t seq, bool committed, const char *reason);
 
-/* Agent: the LwM2M state and result to keep across restarts (written in the background). */
+/*
+ * Agent: the LwM2M state and result to keep across restarts: written in
+ * the background (any context that must not wait, e.g. the network
+ * thread), or now (a thread that answers only once it is durable).
+ */
 void persist_save_state(uint8_t lwm2m_state, uint8_t lwm2m_result, const char *reason);
+void persist_save_state_now(uint8_t lwm2m_state, uint8_t lwm2m_result, const char *reason);
 /* The state kept from before this boot; false if none (volatile or fresh). */
 bool persist_saved_state(uint8_t *lwm2m_state, uint8_t *lwm2m_result, char *reason, size_t len);
 
