@@ -407,8 +407,8 @@ static void enter_safe_mode(unsigned int failed, uint32_t last_mark)
 			i++;
 	}
 	safe_mode = true;
-	klog("journal", "safe-mode boots=%u last=%u set_aside=%u: built-in versions, the agent "
-	     "still serves", failed, last_mark, n);
+	klog("journal", "safe-mode boots=%u last=%u set_aside=%u (built-in versions; the agent "
+	     "still serves)", failed, last_mark, n);
 }
 
 static bool open_journal(void)

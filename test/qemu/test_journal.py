@@ -215,7 +215,7 @@ def failed_boots_until_safe_mode(qemu, img, one_boot):
         port = free_port()
         q = qemu(VIRT, args="", extra_args=user_net(VIRT, port), state=str(img),
                  hard_timeout=90)
-        hit = q.wait_for(r"journal: (safe-mode boots=\d+|ready packs)", timeout=60,
+        hit = q.wait_for(r"journal: (safe-mode boots=\d+|ready packs)|panic: ", timeout=60,
                          start=0, advance=False)
         if "safe-mode" in hit.line:
             assert attempt == 4, f"safe mode on boot {attempt}: {hit.line}"
