@@ -94,6 +94,8 @@ static int nor_cmd(struct spi_nor *n, uint8_t op, int64_t addr, unsigned int dum
 	uint32_t h = 0;
 	struct spi_seg seg[2];
 
+	if (dummy > 3)
+		return -KE_INVAL;
 	hdr[h++] = op;
 	if (addr >= 0) {
 		for (int shift = 24; shift >= 0; shift -= 8)
@@ -188,18 +190,20 @@ static int nor_read_chunk(struct spi_nor *n, uint64_t addr, uint8_t *buf, uint32
 }
 
 /* The region check every method makes before any command goes out. */
-static int nor_check(const struct spi_nor *n, uint64_t off, const void *buf, size_t len,
-		     bool write)
+static int nor_range(const struct spi_nor *n, uint64_t off, size_t len)
 {
-	if (!buf && len)
-		return -KE_INVAL;
-	if (write && (n->flags & STORAGE_F_READONLY))
-		return -KE_PERM;
 	if (len > STORAGE_MAX_IO || off > n->size || len > n->size - off)
 		return -KE_RANGE;
 	return 0;
 }
 
+/* The same for program and erase, which a read-only region refuses. */
+static int nor_write_range(const struct spi_nor *n, uint64_t off, size_t len)
+{
+	return (n->flags & STORAGE_F_READONLY) ? -KE_PERM : nor_range(n, off, len);
+}
+
+/* Counts a call that reached the device; errors are the device's failures. */
 static void nor_account(struct spi_nor *n, uint64_t *calls, uint64_t *bytes, size_t len, int err)
 {
 	spin_lock(&n->lock);
@@ -229,9 +233,11 @@ static long spi_nor_info(struct object *self, struct storage_info *out)
 static long spi_nor_read(struct object *self, uint64_t off, void *buf, size_t len)
 {
 	struct spi_nor *n = (struct spi_nor *)self;
-	int err = nor_check(n, off, buf, len, false);
+	int err = !buf && len ? -KE_INVAL : nor_range(n, off, len);
 	uint32_t chunk;
 
+	if (err)
+		return err;
 	for (size_t done = 0; !err && done < len; done += chunk) {
 		chunk = (uint32_t)(len - done < NOR_READ_CHUNK ? len - done : NOR_READ_CHUNK);
 		err = nor_read_chunk(n, n->base + off + done, (uint8_t *)buf + done, chunk);
@@ -243,10 +249,12 @@ static long spi_nor_read(struct object *self, uint64_t off, void *buf, size_t le
 static long spi_nor_program(struct object *self, uint64_t off, const void *buf, size_t len)
 {
 	struct spi_nor *n = (struct spi_nor *)self;
-	int err = nor_check(n, off, buf, len, true);
+	int err = !buf && len ? -KE_INVAL : nor_write_range(n, off, len);
 	uint64_t addr;
 	uint32_t chunk;
 
+	if (err)
+		return err;
 	for (size_t done = 0; !err && done < len; done += chunk) {
 		addr = n->base + off + done;
 		chunk = NOR_PAGE - (uint32_t)(addr % NOR_PAGE);
@@ -262,10 +270,12 @@ static long spi_nor_program(struct object *self, uint64_t off, const void *buf, 
 static long spi_nor_erase(struct object *self, uint64_t off, size_t len)
 {
 	struct spi_nor *n = (struct spi_nor *)self;
-	int err = nor_check(n, off, "", len, true);
+	int err = nor_write_range(n, off, len);
 
 	if (!err && (off % NOR_SECTOR || len % NOR_SECTOR))
 		err = -KE_INVAL;
+	if (err)
+		return err;
 	for (size_t done = 0; !err && done < len; done += NOR_SECTOR)
 		err = nor_write_op(n, OP_SE4, n->base + off + done, NULL, 0, NOR_ERASE_US);
 	nor_account(n, &n->stats.erases, &n->stats.erase_bytes, len, err);

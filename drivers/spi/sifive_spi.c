@@ -233,9 +233,9 @@ static int sifive_spi_probe(const void *fdt, int node, int match)
 	s->ncs = sspi_count_cs(s);
 	if ((err = driver_publish(&sifive_spi_factory, &sifive_spi_class, &s->obj, &ref)))
 		return err;
+	nctrls++;	/* the factory owns the slot now */
 	if ((err = spi_bus_register(node, ref)))
 		return err;
-	nctrls++;
 	klog("spi", "bound base=%#lx cs=%u sckdiv=%u mmio=%s", (unsigned long)base, s->ncs,
 	     sspi_rd(s, SSPI_SCKDIV) & 0xfff, fctrl & FCTRL_EN ? "turned-off" : "off");
 	return 0;

@@ -2,8 +2,9 @@
 jedec,spi-nor drivers against QEMU's is25wp256 (the m25p80 model, which
 keeps NOR rules: erase sets 0xff, programming ANDs bits in).
 
-Runs boot with `storage=selftest` (src/storage.c: erase, program, read back,
-then restore the region's last 4 KiB block) and QEMU's m25p80 trace events
+Runs boot with `storage=selftest` (src/storage.c: calls past the region's
+end must come back -KE_RANGE; then erase, program, read back and restore
+the region's last 4 KiB block) and QEMU's m25p80 trace events
 on stderr, so every erase and every programmed byte is also seen from the
 device side, not only through the driver. The flash image (`-drive if=mtd`,
 32 MiB) is checked byte for byte after QEMU exits.
