@@ -55,7 +55,7 @@ static void cmd_mem(void)
 static void run(char *line)
 {
 	if (!strcmp(line, "help")) {
-		kputs("  commands: help harts threads mem ott storage fault <load|store|exec|illegal|stack> panic halt reboot\n");
+		kputs("  commands: help harts threads mem ott storage [read|erase|program|flush] fault <load|store|exec|illegal|stack> panic halt reboot\n");
 	} else if (!strcmp(line, "harts")) {
 		cmd_harts();
 	} else if (!strcmp(line, "threads")) {
@@ -66,8 +66,8 @@ static void run(char *line)
 		kprintf("  ott slots=%u used=%u misses=%lu stale_calls=%lu\n", kernel_ott.nslots,
 			kernel_ott.used, (unsigned long)kernel_ott.misses,
 			(unsigned long)kernel_ott.stale_calls);
-	} else if (!strcmp(line, "storage")) {
-		storage_show();
+	} else if (!strcmp(line, "storage") || !strncmp(line, "storage ", 8)) {
+		storage_command(line[7] ? line + 8 : "");
 	} else if (!strncmp(line, "fault ", 6)) {
 		trap_inject_fault(line + 6);
 	} else if (!strcmp(line, "panic")) {
