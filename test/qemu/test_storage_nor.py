@@ -10,6 +10,8 @@ device side, not only through the driver. The flash image (`-drive if=mtd`,
 32 MiB) is checked byte for byte after QEMU exits.
 
   default region     [16 MiB, 32 MiB - 64 KiB), no partitions in the tree
+  NOR semantics      through the console: a second program ANDs, an erase
+                     sets 0xff again (the driver passes programs through)
   ota-state          a fixed-partitions table passed with -dtb is honoured
   default overlaps   a table without ota-state that covers the default: refused
   no answer          the flash node on a bus where nothing answers (the SD
@@ -38,7 +40,7 @@ PROGRAM_RE = re.compile(r"m25p80_page_program .*cur_addr=(0x[0-9a-f]+) data=(0x[
 STATS_RE = re.compile(r"  reads=(\d+) programs=(\d+) erases=(\d+) flushes=(\d+) bytes "
                       r"read=(\d+) programmed=(\d+) erased=(\d+) errors=(\d+)")
 # The self-test's writes into its block (src/storage.c), for the byte count.
-SELFTEST_PROGRAMMED = 250 + 300 + 1000 + 2396 + BLOCK
+SELFTEST_PROGRAMMED = 250 + 300 + 1000 + 2300 + BLOCK
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +73,11 @@ def make_image(path, rng, spans):
 
 
 def boot(qemu, image=None, dtb=None, args="storage=selftest workload=off"):
+    """The board with `image` as its flash (-drive if=mtd, the harness's
+    state image), or none."""
     extra = list(TRACE) + (["-dtb", dtb] if dtb else [])
-    drives = [f"if=mtd,format=raw,file={image}"] if image else []
-    q = qemu(BOARD, SMP, args=f"{args} shutdown=90", drives=drives, extra_args=extra,
-             hard_timeout=120)
+    q = qemu(BOARD, SMP, args=f"{args} shutdown=90", extra_args=extra, hard_timeout=120,
+             state=str(image) if image else None)
     q.wait_for(r"\] h\d+ boot: ready ", timeout=60)
     return q
 
@@ -278,3 +281,42 @@ def test_no_drive(qemu):
     events = device_writes(q)
     assert events, "the self-test reached no flash"
     check_nor_discipline(q, events, DEFAULT[0], sum(DEFAULT))
+
+
+def test_program_ands_erase_sets(qemu, tmp_path):
+    """What NOR does, through the console on the real driver and QEMU's
+    chip model: programming 'B' (0x42) over 'A' (0x41) leaves 0x40 (bits
+    only clear; the driver does not read-modify-write), an erase gives 0xff
+    back, and the last value reaches the image file at region + offset."""
+    lo, size = DEFAULT
+    at = 0x3000
+    img = tmp_path / "flash.img"
+    before = make_image(img, random.Random(10), [(lo + at, BLOCK)])
+    q = boot(qemu, image=img, args="workload=off")
+
+    def cmd(line, answer):
+        q.send(line + "\n")
+        return q.wait_for(r"^  storage " + answer, timeout=20).line
+
+    def read():
+        return cmd(f"storage read {at:#x} 2", r"read off=.* err=ok data=([0-9a-f]{4})$")[-4:]
+
+    assert read() == before[lo + at:lo + at + 2].hex()
+    cmd(f"storage erase {at:#x}", r"erase off=.* err=ok$")
+    assert read() == "ffff"
+    cmd(f"storage program {at:#x} A", r"program off=.* len=1 err=ok$")
+    assert read() == "41ff"
+    cmd(f"storage program {at:#x} B", r"program off=.* len=1 err=ok$")
+    assert read() == "40ff", "a second program must AND (NOR), not overwrite"
+    cmd(f"storage erase {at:#x}", r"erase off=.* err=ok$")
+    cmd(f"storage program {at:#x} BC", r"program off=.* len=2 err=ok$")
+    assert read() == "4243"
+    cmd(f"storage erase {size:#x}", r"erase off=.* err=ERANGE$")    # one past the end
+    cmd("storage flush", r"flush err=ok$")
+    halt(q)
+    # QEMU noticed the one program that tried to set a bit: 'B' over 'A'.
+    zero_to_one = [l for l in q.stderr.splitlines() if "programming_zero_to_one" in l]
+    assert len(zero_to_one) == 1 and f"addr={lo + at:#x}" in zero_to_one[0], zero_to_one
+    want = bytearray(before)
+    want[lo + at:lo + at + BLOCK] = b"BC" + b"\xff" * (BLOCK - 2)
+    assert img.read_bytes() == bytes(want)
