@@ -287,7 +287,8 @@ def test_program_ands_erase_sets(qemu, tmp_path):
     """What NOR does, through the console on the real driver and QEMU's
     chip model: programming 'B' (0x42) over 'A' (0x41) leaves 0x40 (bits
     only clear; the driver does not read-modify-write), an erase gives 0xff
-    back, and the last value reaches the image file at region + offset."""
+    back, calls past the region's end are refused, and the last value
+    reaches the image file at region + offset, nothing else."""
     lo, size = DEFAULT
     at = 0x3000
     img = tmp_path / "flash.img"
@@ -311,7 +312,10 @@ def test_program_ands_erase_sets(qemu, tmp_path):
     cmd(f"storage erase {at:#x}", r"erase off=.* err=ok$")
     cmd(f"storage program {at:#x} BC", r"program off=.* len=2 err=ok$")
     assert read() == "4243"
-    cmd(f"storage erase {size:#x}", r"erase off=.* err=ERANGE$")    # one past the end
+    # past the region's end: refused before anything reaches the chip
+    cmd(f"storage erase {size:#x}", r"erase off=.* err=ERANGE$")
+    cmd(f"storage read {size - 1:#x} 2", r"read off=.* err=ERANGE data=$")
+    cmd(f"storage program {size - 1:#x} AB", r"program off=.* len=2 err=ERANGE$")
     cmd("storage flush", r"flush err=ok$")
     halt(q)
     # QEMU noticed the one program that tried to set a bit: 'B' over 'A'.
