@@ -5,3 +5,4 @@ objs-y += timer/sbi_timer.o
 objs-y += virtio/virtio_mmio.o
 objs-y += net/virtio_net.o net/cadence_gem.o
 objs-y += block/virtio_blk.o
+objs-y += spi/sifive_spi.o mtd/spi_nor.o
