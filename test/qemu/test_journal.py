@@ -125,7 +125,17 @@ MOMENTS = [
     ("probation", r"update: applied class=counter from=2 to=3 ", 0.6),
     ("committing", r"update: committed class=counter version=3 "),
     ("committed", r"journal: committed seq=4$"),
+    ("after", r"journal: committed seq=4$", 0.3),
 ]
+
+# QEMU's SPI NOR model (m25p80) writes its image file with asynchronous I/O
+# after the guest already saw the program or erase complete, so a SIGKILL
+# a few milliseconds after a write may drop it: the emulated flash, unlike
+# a real chip, is not durable at once. On sifive_u a kill right behind the
+# commit record may therefore lose it (the board must then roll the update
+# back cleanly); a kill 0.3 s later must find it. virtio-blk completes a
+# FLUSH only after QEMU's fdatasync, so there it is checked at once.
+ASYNC_FLASH = {SIFIVE}
 
 
 def kill_at(a, pattern, delay=0.0):
@@ -163,7 +173,7 @@ def test_kill_at_every_moment(qemu, tmp_path, board):
         where = f"{board}, killed at {name}: counter v{counter} seq {seq}"
         assert counter in (2, 3), where
         assert seq >= 2, where + " (the floor went down)"
-        if committed:
+        if committed and (board not in ASYNC_FLASH or delay):
             assert counter == 3, where + " (lost a committed update)"
         if not stored:
             assert counter == 2, where + " (applied a pack never stored)"
