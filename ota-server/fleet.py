@@ -71,6 +71,7 @@ class FleetLink:
         self.connects = 0
         self.connected = False
         self.jobs = {}              # board id -> payload published by us (re-sent on reconnect)
+        self.infos = {}             # board id -> paho MQTTMessageInfo of its last publish
         self.sync_topic = "lukos-sync/%s-%s" % (name, uuid.uuid4().hex[:12])
         self.token = None
         self.synced = threading.Event()
@@ -105,10 +106,27 @@ class FleetLink:
         self.client.publish(self.sync_topic, self.token, qos=1)
         return self.synced.wait(timeout)
 
+    def forget_jobs(self):
+        """Stop receiving lukos/+/job (wanted only for the retained ones, at the start)."""
+        self.want_jobs = False
+        self.client.unsubscribe(JOB_TOPIC)
+
     def publish_job(self, board, payload):
         with self.cond:
             self.jobs[board] = payload
-        self.client.publish("lukos/%s/job" % board, payload, qos=1, retain=True)
+        info = self.client.publish("lukos/%s/job" % board, payload, qos=1, retain=True)
+        with self.cond:
+            self.infos[board] = info
+
+    def flush(self, timeout=10.0):
+        """Wait until the broker has acknowledged every job we wrote (QoS 1); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.cond:
+                pending = [b for b, i in self.infos.items() if not i.is_published()]
+            if not pending or time.monotonic() >= deadline:
+                return not pending
+            time.sleep(0.05)
 
     def snapshot(self):
         with self.cond:
@@ -137,7 +155,9 @@ class FleetLink:
             jobs = list(self.jobs.items())
             self.cond.notify_all()
         for board, payload in jobs:
-            client.publish("lukos/%s/job" % board, payload, qos=1, retain=True)
+            info = client.publish("lukos/%s/job" % board, payload, qos=1, retain=True)
+            with self.cond:
+                self.infos[board] = info
         if self.token:
             client.publish(self.sync_topic, self.token, qos=1)
 
@@ -404,6 +424,7 @@ def cmd_rollout(a, o):
     link = _link(o, a, True, "rollout")
     try:
         stale_ok = dict(link.jobs_seen)
+        link.forget_jobs()          # our own jobs need not come back to us
         progress = Progress(sys.stdout, a.json or a.quiet, o, color)
         counts_of, stopped = {}, None
         for w in waves:
@@ -427,6 +448,8 @@ def cmd_rollout(a, o):
                 break
         states, _, messages = link.snapshot()
         connects = link.connects
+        if not link.flush(a.connect_timeout):
+            print("ota.py rollout: warning: the broker did not acknowledge every job", file=sys.stderr)
     finally:
         link.stop()
     return report(a, o, info, payload, waves, stopped, states, counts_of, messages, connects,

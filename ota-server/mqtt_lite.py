@@ -31,6 +31,12 @@ class MqttError(Exception):
     """The connection failed, was refused, or went away."""
 
 
+def _retrieved(fut):
+    """Mark a future's exception as seen, so asyncio does not log it when nobody awaits it."""
+    fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return fut
+
+
 def _remaining_length(n):
     out = bytearray()
     while True:
@@ -130,6 +136,7 @@ class MqttClient(asyncio.Protocol):
     async def connect(self, host, port, timeout=10.0):
         self.loop = asyncio.get_running_loop()
         self._connack = self.loop.create_future()
+        _retrieved(self._connack)   # it may fail before anyone awaits it (a broker dying mid-connect)
         try:
             await asyncio.wait_for(self.loop.create_connection(lambda: self, host, port), timeout)
         except (OSError, asyncio.TimeoutError) as e:

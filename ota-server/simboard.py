@@ -95,6 +95,11 @@ def _quiet(fut):
     fut.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
+def _loop_error(loop, ctx):
+    """One line instead of asyncio's traceback for an error nobody waited for."""
+    log("asyncio: %s %r" % (ctx.get("message"), ctx.get("exception")))
+
+
 class Refused(Exception):
     """A job refused or failed: (LwM2M result, reason)."""
 
@@ -481,6 +486,7 @@ async def amain(a):
                      share_body=a.share_body, keepalive=a.keepalive, verbose=a.verbose)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_loop_error)
     for s in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(s, stop.set)
     try:

@@ -11,11 +11,14 @@ exit. Reported per size:
   rollout s       the rollout command's wall time (process start to exit)
   ms/board        rollout s / boards
   growth          ms/board against the previous size (<= 1: linear or better)
+  cpu ms/board    CPU time of every process involved (boards, pack server,
+                  mosquitto, rollout) during the rollout, per board: the
+                  cost that does not depend on what else runs on the machine
   in/board        MQTT packets (of any type) the broker received during the rollout, per board
   out/board       MQTT packets the broker sent during the rollout, per board
   states/board    state messages the rollout received (its initial collection included)
   http            HTTP requests the pack server answered
-and the CPU seconds each process used during the rollout.
+and, below the table, the CPU seconds of each process during the rollout.
 
 The broker counts come from its $SYS topics $SYS/broker/messages/received
 and /sent (all packet types; published every 1-2 s with our config), read
@@ -203,14 +206,15 @@ def report(results, pack_size, a):
     print("pull rollout, waves %s, pack %d bytes, apply %.2fs, %s, one host (%d cores)" % (
         a.waves, pack_size, a.apply_delay, "shared body" if a.share_body else "every board fetches the body",
         os.cpu_count()))
-    head = ("boards", "connect s", "rollout s", "ms/board", "growth", "in/board", "out/board",
-            "states/board", "http")
+    head = ("boards", "connect s", "rollout s", "ms/board", "growth", "cpu ms/board", "in/board",
+            "out/board", "states/board", "http")
     rows, prev = [], None
     for r in results:
         growth = "%.2f" % (r["ms_per_board"] / prev["ms_per_board"]) if prev else "-"
         pb = r["per_board"]
         rows.append((str(r["boards"]), "%.1f" % r["connect_s"], "%.1f" % r["rollout_s"],
-                     "%.2f" % r["ms_per_board"], growth, "%.1f" % pb["in"], "%.1f" % pb["out"],
+                     "%.2f" % r["ms_per_board"], growth, "%.2f" % (1000.0 * sum(r["cpu_s"].values()) / r["boards"]),
+                     "%.1f" % pb["in"], "%.1f" % pb["out"],
                      "%.1f" % pb["states"], str(r["http_requests"])))
         prev = r
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]
@@ -224,9 +228,11 @@ def report(results, pack_size, a):
     for prev, r in zip(results, results[1:]):
         ratio = r["ms_per_board"] / prev["ms_per_board"]
         marginal = 1000.0 * (r["rollout_s"] - prev["rollout_s"]) / (r["boards"] - prev["boards"])
-        print("bench: fleet boards=%d->%d time_per_board_ratio=%.2f marginal_ms_per_board=%.2f %s" % (
-            prev["boards"], r["boards"], ratio, marginal,
-            "linear-or-better" if ratio <= 1.1 else "SUPERLINEAR"))
+        cpu_ratio = (sum(r["cpu_s"].values()) / r["boards"]) / (sum(prev["cpu_s"].values()) / prev["boards"])
+        print("bench: fleet boards=%d->%d time_per_board_ratio=%.2f cpu_per_board_ratio=%.2f "
+              "marginal_ms_per_board=%.2f %s" % (
+                  prev["boards"], r["boards"], ratio, cpu_ratio, marginal,
+                  "linear-or-better" if ratio <= 1.1 else "SUPERLINEAR"))
 
 
 if __name__ == "__main__":

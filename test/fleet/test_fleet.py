@@ -266,3 +266,16 @@ def test_rollout_argument_errors_exit_2(make_pack, args, words):
     r = ota("rollout", make_pack("args.itb", seq=1), *args, check=2)
     assert words in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("cmd", ["fleet", "serve", "rollout"])
+def test_help(cmd):
+    r = ota(cmd, "--help", check=0)
+    assert r.stdout.startswith("usage: ota.py %s" % cmd)
+
+
+def test_serve_errors(tmp_path, server):
+    r = ota("serve", tmp_path / "nosuch", check=2)
+    assert "no such folder" in r.stderr
+    r = ota("serve", tmp_path, "--port", server.port, check=1)     # the port is taken
+    assert "cannot serve on 127.0.0.1:%d" % server.port in r.stderr and "Traceback" not in r.stderr
