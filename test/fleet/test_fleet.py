@@ -122,7 +122,7 @@ def test_board_lost_during_update_counts_as_failure(broker, server, make_pack, s
     boards = ids(3)
     pack = make_pack("lost.itb", seq=2)
     sims.start(boards, "--apply-delay", "0", "--crash-ids", boards[1])
-    rep = rollout(broker, pack, boards, server, "--waves", "100%", "--timeout", "2", check=1)
+    rep = rollout(broker, pack, boards, server, "--waves", "100%", "--timeout", "5", check=1)
     assert outcomes(rep) == {boards[0]: "done", boards[1]: "lost", boards[2]: "done"}
     assert rep["waves"][0]["counts"]["lost"] == 1
 
