@@ -5,6 +5,7 @@
 #   make [BOARD=qemu-virt|hifive-unleashed|hifive-unmatched]   build
 #   make run [BOOT=uboot]   boot in QEMU        make debug   QEMU halted for gdb
 #   make test               every test          make bench   benchmark table
+#   make fleet-test         pull over MQTT      make bench-fleet   rollouts to 100..10,000 simulated boards
 #
 # Every target that needs a tool first runs the `deps` step, which installs
 # missing Debian packages (apt-get; sudo when not root).
@@ -30,10 +31,11 @@ DEB_PKGS := gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf \
 	qemu-system-misc opensbi u-boot-qemu u-boot-tools device-tree-compiler \
 	libfdt-dev python3-libfdt python3-cryptography python3-pytest \
 	gdb-multiarch libcmocka-dev linux-source-6.1 e2fsprogs fdisk \
-	python3-cryptography-vectors openssl python3-tqdm nftables iproute2 curl
+	python3-cryptography-vectors openssl python3-tqdm nftables iproute2 curl \
+	python3-paho-mqtt mosquitto mosquitto-clients
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps run debug test unit qemu-test ota-test bench clean distclean boards
+.PHONY: all deps run debug test unit qemu-test ota-test fleet-test bench bench-fleet clean distclean boards
 
 all: $(O)/kernel.elf $(O)/kernel.bin $(O)/kernel.itb
 
@@ -145,12 +147,22 @@ distclean:
 test: | $(DEPS_STAMP)
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory ota-test
+	$(Q)$(MAKE) --no-print-directory fleet-test
 	$(Q)$(MAKE) --no-print-directory boards
 	$(Q)$(MAKE) --no-print-directory qemu-test
 
 # ota-server/ tool tests (pytest; only 127.0.0.1 traffic).
 ota-test: $(O)/kernel.elf | $(DEPS_STAMP)
 	$(Q)PYTHONDONTWRITEBYTECODE=1 $(HOSTPY) -m pytest -q -p no:cacheprovider test/ota
+
+# Fleet updates over MQTT, host side (a private mosquitto on a random
+# 127.0.0.1 port, `ota.py serve`, simulated boards; test/fleet).
+fleet-test: | $(DEPS_STAMP)
+	$(Q)PYTHONDONTWRITEBYTECODE=1 $(HOSTPY) -m pytest -q -p no:cacheprovider test/fleet
+
+# Pull rollouts to 100, 1000 and 10,000 simulated boards (test/bench/fleet_bench.py).
+bench-fleet: | $(DEPS_STAMP)
+	$(Q)$(HOSTPY) test/bench/fleet_bench.py $(FLEET_BENCH_ARGS)
 
 # Benchmarks, measured inside the kernel (see test/bench/run_bench.py).
 bench: $(O)/kernel.elf $(if $(filter qemu-virt,$(BOARD)),$(O)/kernel-demo.elf) | $(DEPS_STAMP)
