@@ -1,6 +1,6 @@
 /*
  * A small command shell on the console, for people watching a board:
- * help, harts, threads, mem, ott, fault <kind>, halt. One thread; it
+ * help, harts, threads, mem, ott, net, fault <kind>, halt. One thread; it
  * sleeps on console input and takes no locks of its own.
  */
 #include <stdio.h>
@@ -19,6 +19,7 @@
 #include <kernel/storage.h>
 #include <kernel/persist.h>
 #include <kernel/errno.h>
+#include <kernel/netif.h>
 
 static void cmd_harts(void)
 {
@@ -57,7 +58,7 @@ static void cmd_mem(void)
 static void run(char *line)
 {
 	if (!strcmp(line, "help")) {
-		kputs("  commands: help harts threads mem ott storage [read|erase|program|flush] journal [erase] fault <load|store|exec|illegal|stack> panic halt reboot\n");
+		kputs("  commands: help harts threads mem ott storage [read|erase|program|flush] journal [erase] fault <load|store|exec|illegal|stack> panic halt reboot net\n");
 	} else if (!strcmp(line, "harts")) {
 		cmd_harts();
 	} else if (!strcmp(line, "threads")) {
@@ -68,6 +69,8 @@ static void run(char *line)
 		kprintf("  ott slots=%u used=%u misses=%lu stale_calls=%lu\n", kernel_ott.nslots,
 			kernel_ott.used, (unsigned long)kernel_ott.misses,
 			(unsigned long)kernel_ott.stale_calls);
+	} else if (!strcmp(line, "net")) {
+		netif_show();
 	} else if (!strcmp(line, "storage") || !strncmp(line, "storage ", 8)) {
 		storage_command(line[7] ? line + 8 : "");
 	} else if (!strcmp(line, "journal")) {
