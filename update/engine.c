@@ -35,6 +35,7 @@
 #include <kernel/thread.h>
 #include <kernel/mem.h>
 #include <kernel/log.h>
+#include <kernel/escape.h>
 #include <kernel/timer.h>
 #include <kernel/riscv.h>
 #include <kernel/errno.h>
@@ -486,8 +487,11 @@ enum update_result update_apply_pack_flags(const void *pack, size_t size, unsign
 		return UPDATE_OK;
 	}
 	if (r != UPDATE_OK) {
+		char esc[4 * sizeof(err)];
+
+		/* The detail may quote the pack (names, before it is authenticated). */
 		klog("update", "rejected seq=%u reason=%s detail=\"%s\"", rec->pack.seq,
-		     update_result_name(r), err);
+		     update_result_name(r), esc_log(esc, sizeof(esc), err));
 		strncpy(last_detail, err, sizeof(last_detail) - 1);
 		release_steps(rec);
 		update_last_result = r;

@@ -22,6 +22,7 @@
 #include <kernel/defer.h>
 #include <kernel/spinlock.h>
 #include <kernel/log.h>
+#include <kernel/escape.h>
 #include <kernel/errno.h>
 
 static struct spinlock mod_lock = SPINLOCK_INIT("modules");
@@ -98,6 +99,7 @@ int module_load(const void *elf, size_t size, const char *name, struct module **
 		char *err, size_t errlen)
 {
 	struct module *m = kzalloc(sizeof(*m));
+	char ename[4 * sizeof(m->name)];
 	int rc;
 
 	if (!m) {
@@ -123,21 +125,24 @@ int module_load(const void *elf, size_t size, const char *name, struct module **
 	list_add_tail(&m->node, &modules);
 	nmodules++;
 	spin_unlock(&mod_lock);
-	klog("update", "module loaded name=%s text=%#lx+%zu data=%#lx+%zu", m->name,
-	     (unsigned long)m->text, m->text_size, (unsigned long)m->data, m->data_size);
+	klog("update", "module loaded name=%s text=%#lx+%zu data=%#lx+%zu",
+	     esc_log_word(ename, sizeof(ename), m->name), (unsigned long)m->text, m->text_size,
+	     (unsigned long)m->data, m->data_size);
 	*out = m;
 	return 0;
 }
 
 void module_free(struct module *m)
 {
+	char ename[4 * sizeof(m->name)];
+
 	spin_lock(&mod_lock);
 	list_del(&m->node);
 	nmodules--;
 	spin_unlock(&mod_lock);
 	region_free(m->text, m->text_order, true);
 	region_free(m->data, m->data_order, false);
-	klog("update", "module freed name=%s", m->name);
+	klog("update", "module freed name=%s", esc_log_word(ename, sizeof(ename), m->name));
 	kfree(m);
 }
 

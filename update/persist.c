@@ -30,6 +30,7 @@
 #include <kernel/thread.h>
 #include <kernel/mem.h>
 #include <kernel/log.h>
+#include <kernel/escape.h>
 #include <kernel/sbi.h>
 #include <kernel/timer.h>
 #include <kernel/riscv.h>
@@ -380,8 +381,10 @@ static unsigned int replay_all(void)
 			     desc_of(copy.seq));
 		} else {
 			boot_rollback(copy.seq, update_result_name(r));
+			char esc[4 * sizeof(err)];
+
 			klog("journal", "replay refused seq=%u reason=%s detail=\"%s\": rolled back",
-			     copy.seq, update_result_name(r), err);
+			     copy.seq, update_result_name(r), esc_log(esc, sizeof(esc), err));
 		}
 	}
 	kfree(seqs);
