@@ -29,7 +29,7 @@ OTA_PY = os.path.join(REPO_ROOT, "ota-server", "ota.py")
 PYTHON = sys.executable
 AGENT_PORT = 8080
 MAX_PACK = 4 << 20                       # AGENT_MAX_PACK (include/kernel/agent.h)
-MAX_CONNS = 4                            # update/agent.c
+MAX_CONNS = 32                           # AGENT_MAX_CONNS, update/agent_http.c
 NIC = {"qemu-virt": ["-device", "virtio-net-device,netdev=n0"],      # PLAT_QEMU_NIC
        "hifive-unleashed": ["-global", "cadence_gem.netdev=n0"]}
 KEYDIR = os.path.join(REPO_ROOT, "build", "keys")
