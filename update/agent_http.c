@@ -11,9 +11,10 @@
  *     back to the stack, which finishes sending and closing on its own
  *     (and may take its slot for a new client, net.h tcp_close()).
  *   - A new connection with every slot busy takes the slot of the
- *     head-reader idle the longest, if that one sent nothing for
- *     AGENT_EVICT_IDLE_MS; else the new one is refused. Either way the
- *     one left out gets 503 with Retry-After at once.
+ *     head-reader idle the longest (half-open and slow clients give way to
+ *     new ones); if every slot holds a request being served (an upload,
+ *     its verdict), the new one is refused. Either way the one left out
+ *     gets 503 with Retry-After at once.
  *   - The request head must be complete AGENT_HEAD_MS after the accept
  *     (408). An upload must not pause longer than AGENT_UPLOAD_IDLE_MS and
  *     must average AGENT_UPLOAD_MIN_BPS once AGENT_UPLOAD_GRACE_MS have
@@ -45,9 +46,8 @@
 #include <kernel/riscv.h>
 #include <kernel/errno.h>
 
-#define AGENT_MAX_CONNS		32
+#define AGENT_MAX_CONNS		40
 #define AGENT_HEAD_MS		30000
-#define AGENT_EVICT_IDLE_MS	200
 #define AGENT_UPLOAD_IDLE_MS	10000
 #define AGENT_UPLOAD_GRACE_MS	10000
 #define AGENT_UPLOAD_MIN_BPS	1024
@@ -466,8 +466,7 @@ static struct conn *conn_slot(uint64_t now)
 
 		if (c->phase == CONN_FREE)
 			return c;
-		if (c->phase == CONN_HEAD && now - c->last_ms >= AGENT_EVICT_IDLE_MS &&
-		    (!idle || c->last_ms < idle->last_ms))
+		if (c->phase == CONN_HEAD && (!idle || c->last_ms < idle->last_ms))
 			idle = c;
 	}
 	if (!idle)

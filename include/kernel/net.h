@@ -22,7 +22,7 @@
 #define NET_MTU			1500
 #define NET_FRAME_MAX		1514	/* Ethernet header + MTU, no FCS */
 #define NET_TCP_MSS		1460
-#define NET_TCP_MAX_CONNS	48	/* slots; closing ones are reclaimed under pressure */
+#define NET_TCP_MAX_CONNS	56	/* slots; closing ones are reclaimed under pressure */
 #define NET_TCP_MAX_LISTEN	4
 #define NET_TCP_SNDBUF		16384	/* per connection */
 #define NET_TCP_RCVWND		16384	/* advertised window when nothing is held */
