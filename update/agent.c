@@ -9,10 +9,11 @@
  * event ring; every context may take it, the network thread included.
  * The ota thread alone runs the engine and writes the durable result.
  *
- * Why the slot is released only after done() returned: the verdict and
- * whatever the submitter keeps with it (an HTTP answer waiting for the
- * network thread) belong to the job until then, so a second pack can
- * never overwrite the first one's answer.
+ * Why the slot is released only after done() returned (or, for a job with
+ * hold, when its transport says so): the verdict and whatever the
+ * submitter keeps with it (an HTTP answer waiting for the network thread)
+ * belong to the job until then, so a second pack can never overwrite the
+ * first one's answer or take its place.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -154,6 +155,13 @@ int agent_submit_pack(struct agent_job *j)
 		waitq_wake_all(&job_wq);
 	}
 	return rc;
+}
+
+void agent_release(void)
+{
+	spin_lock(&agent_lock);
+	claimed_by = NULL;
+	spin_unlock(&agent_lock);
 }
 
 void *agent_pack_alloc(size_t size)
@@ -299,6 +307,7 @@ static void ota_main(void *arg)
 		struct agent_job *j;
 		enum update_result r;
 		char esc[4 * AGENT_DETAIL_MAX];
+		bool hold;
 
 		spin_lock(&agent_lock);
 		while (!queued)
@@ -320,11 +329,13 @@ static void ota_main(void *arg)
 		set_result_state(j->lwm2m, update_result_name(r));
 		persist_save_state_now(AGENT_IDLE, (uint8_t)j->lwm2m, update_result_name(r));
 		agent_event("seq=%u %s", j->seq, update_result_name(r));
-		j->done(j);
+		hold = j->hold;		/* j may be reused once done() returned */
 		spin_lock(&agent_lock);
 		queued = NULL;
-		claimed_by = NULL;
 		spin_unlock(&agent_lock);
+		j->done(j);
+		if (!hold)
+			agent_release();
 	}
 }
 

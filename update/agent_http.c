@@ -29,9 +29,9 @@
  *
  * Locking: the connection table, the counters and the upload record's
  * receive side belong to the network thread. The ota thread writes the
- * record's answer in done(), then sets answer_pending (atomic) and posts
- * the work; the network thread clears it after answering, and no new
- * upload starts while it is set.
+ * record's answer in done() and posts the work; the upload was submitted
+ * with hold, so the pack slot stays taken (a new PUT gets 409) until the
+ * network thread answered and called agent_release().
  */
 #include <stdio.h>
 #include <string.h>
@@ -82,7 +82,6 @@ static struct {
 	struct netif_work work;		/* the answer's way back */
 	int http;
 	char body[6 * AGENT_DETAIL_MAX + 160];
-	bool answer_pending;		/* atomic: done() ran, not yet answered */
 } up;
 
 static struct {
@@ -95,18 +94,22 @@ static uint64_t now_ms(void)
 	return timer_freq_hz ? rdtime() * 1000ULL / timer_freq_hz : 0;
 }
 
+/* A new one-second window of the log limit; says how many lines the last one dropped. */
+static void log_window(uint64_t now)
+{
+	if (now - logrl.window_ms < 1000)
+		return;
+	if (logrl.suppressed)
+		klog("ota", "log suppressed lines=%u", logrl.suppressed);
+	logrl.window_ms = now;
+	logrl.lines = 0;
+	logrl.suppressed = 0;
+}
+
 /* Whether a per-request line may go out now (at most AGENT_LOG_PER_S a second). */
 static bool log_ok(void)
 {
-	uint64_t now = now_ms();
-
-	if (now - logrl.window_ms >= 1000) {
-		if (logrl.suppressed)
-			klog("ota", "log suppressed lines=%u", logrl.suppressed);
-		logrl.window_ms = now;
-		logrl.lines = 0;
-		logrl.suppressed = 0;
-	}
+	log_window(now_ms());
 	if (logrl.lines < AGENT_LOG_PER_S) {
 		logrl.lines++;
 		return true;
@@ -225,8 +228,7 @@ static void upload_done(struct agent_job *j)
 		 agent_result_name(j->lwm2m), update_result_name(r), j->seq,
 		 esc_json(esc, sizeof(esc), j->detail));
 	klog("ota", "result=%s http=%d", update_result_name(r), up.http);
-	__atomic_store_n(&up.answer_pending, true, __ATOMIC_RELEASE);
-	netif_post(&up.work);
+	netif_post(&up.work);	/* the slot stays ours (job.hold) until it ran */
 }
 
 static void upload_answer(struct net_stack *ns, void *arg)
@@ -240,7 +242,7 @@ static void upload_answer(struct net_stack *ns, void *arg)
 		klog("ota", "answer dropped conn=%u http=%d: the client is gone", up.conn_id,
 		     up.http);
 	}
-	__atomic_store_n(&up.answer_pending, false, __ATOMIC_RELEASE);
+	agent_release();
 }
 
 static void log_rejected(const char *reason, const char *detail)
@@ -261,7 +263,7 @@ static void upload_start(struct conn *c)
 		respond_error(c, len < 0 ? 411 : 400, "bad-request", "a pack needs a Content-Length");
 		return;
 	}
-	if (__atomic_load_n(&up.answer_pending, __ATOMIC_ACQUIRE) || agent_claim("http")) {
+	if (agent_claim("http")) {
 		log_rejected("busy", "an update is in progress");
 		respond_busy(c, 409, AGENT_RETRY_BUSY_S, "busy", "an update is in progress");
 		return;
@@ -285,6 +287,7 @@ static void upload_start(struct conn *c)
 	up.job.size = (size_t)len;
 	up.job.source = "http";
 	up.job.done = upload_done;
+	up.job.hold = true;
 	up.conn_id = c->id;
 	c->phase = CONN_BODY;
 	c->received = 0;
@@ -437,6 +440,7 @@ static void on_poll(void *arg, struct tcp_pcb *pcb)
 	struct conn *c = arg;
 	uint64_t now = now_ms(), elapsed;
 
+	log_window(now);	/* the count of a flood's dropped lines comes out after it */
 	if (!c)
 		return;
 	if (c->phase == CONN_HEAD && now - c->since_ms >= AGENT_HEAD_MS) {

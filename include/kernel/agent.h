@@ -12,13 +12,16 @@
  *   p = agent_pack_alloc(size)   room for the pack, filled as it arrives
  *   agent_submit_pack(&job)      with job.pack = p: the agent owns p now
  *     ... job.done(&job) later, on the ota thread, with the verdict;
- *     the slot is free again once done() returns
+ *     the slot is free again once done() returns (or, with job.hold,
+ *     once the transport calls agent_release(): after it delivered the
+ *     verdict elsewhere, so no second pack can overtake it)
  * or, when the download fails, agent_pack_free(p, size) and
  * agent_abandon(result, why) (e.g. AGENT_RES_CONN_LOST, "truncated").
  */
 #ifndef KERNEL_AGENT_H
 #define KERNEL_AGENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <kernel/update.h>
@@ -41,6 +44,7 @@ struct agent_job {
 	size_t size;
 	const char *source;		/* "http", "mqtt": for the log */
 	void (*done)(struct agent_job *j);	/* on the ota thread; may not block long */
+	bool hold;			/* keep the slot after done(), until agent_release() */
 	void *ctx;			/* the submitter's */
 	/* The verdict, set before done(). */
 	enum update_result result;
@@ -70,6 +74,9 @@ void agent_abandon(enum agent_result r, const char *why);
  * 0, or -KE_INVAL (no slot claimed, or a job already queued).
  */
 int agent_submit_pack(struct agent_job *j);
+
+/* A job submitted with hold: its verdict is delivered, the slot is free. */
+void agent_release(void);
 
 /* Memory for a pack of @size bytes (page blocks), or NULL. */
 void *agent_pack_alloc(size_t size);

@@ -78,28 +78,35 @@ def reset(s):
 
 
 def flood(a):
-    def one(i):
-        s = socket.create_connection((a.host, a.port), timeout=a.timeout)
-        if a.kind == "half-open":
-            return s
-        if a.kind == "partial-head":
-            s.sendall(b"GET /sta")
-            return s
-        if a.kind == "reset":
-            if i % 2:
-                s.sendall(b"GET /status HTTP/1.1\r\n")
-            reset(s)
-            return None
+    if a.kind not in ("half-open", "partial-head", "reset"):
         raise SystemExit(f"unknown flood kind {a.kind}")
+
+    def one(i):
+        """The connection to hold, None, or the error (the board may reset
+        a flood's connection to make room: that is its right)."""
+        try:
+            s = socket.create_connection((a.host, a.port), timeout=a.timeout)
+            if a.kind == "partial-head" or (a.kind == "reset" and i % 2):
+                s.sendall(b"GET /sta" if a.kind == "partial-head" else
+                          b"GET /status HTTP/1.1\r\n")
+            if a.kind == "reset":
+                reset(s)
+                return None
+            return s
+        except OSError as e:
+            return type(e).__name__
 
     t0 = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(min(a.n, 64)) as ex:
-        held = [s for s in ex.map(one, range(a.n)) if s is not None]
+        got = list(ex.map(one, range(a.n)))
     took = time.monotonic() - t0
+    held = [s for s in got if isinstance(s, socket.socket)]
+    errors = [s for s in got if isinstance(s, str)]
     nxt = timed_get(a.host, a.port, a.timeout)
     for s in held:
         s.close()
-    return {"kind": a.kind, "n": a.n, "flood_s": round(took, 3), "next": nxt}
+    return {"kind": a.kind, "n": a.n, "flood_s": round(took, 3), "held": len(held),
+            "errors": errors, "next": nxt}
 
 
 def mixed(a):
