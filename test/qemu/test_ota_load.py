@@ -53,9 +53,10 @@ import time
 import pytest
 
 from kernel_checks import FAULT_CONTINUATION, check_log_format
-from ota_checks import (Response, boot_agent, check_all_heartbeats, check_no_trouble,
-                        ensure_built, exchange, fdt_edit, in_netns, pack_path, request_bytes,
-                        tap_agent, wait_status)
+from kernel_qemu import make_state_image
+from ota_checks import (Agent, Response, boot_agent, check_all_heartbeats, check_no_trouble,
+                        ensure_built, exchange, fdt_edit, free_port, in_netns, pack_path,
+                        request_bytes, tap_agent, user_net, wait_agent_up, wait_status)
 
 BOARD = "qemu-virt"
 LIFETIME = 400
@@ -398,6 +399,37 @@ def test_signature_nodes_capped(dut):
     assert r.json["detail"] == "config conf-1: more than 4 signature nodes", r.json
     dut.wait_line(r"\] h\d+ ota: rejected reason=integrity detail=\"config conf-1: more than 4 "
                   r"signature nodes\"$", mark, timeout=10)
+
+
+def test_rejection_flood_bounded_flash_writes(qemu, tmp_path):
+    """Each change of the LwM2M result rewrites a journal superblock (an
+    erase on NOR). 45 uploads whose rejections alternate (integrity,
+    malformed, truncated) may cost at most the bucket of 8 state writes
+    (update/persist.c), not one erase each; the board keeps answering and
+    reports the newest result."""
+    ensure_built(BOARD)
+    img = make_state_image(BOARD, str(tmp_path / "state.img"))
+    port = free_port()
+    q = qemu(BOARD, 2, args="workload=off", extra_args=user_net(BOARD, port), state=img,
+             hard_timeout=120, name="ota-load-wear")
+    wait_agent_up(q, port, timeout=60)
+    a = Agent(q, BOARD, port)
+    tampered = open(pack_path(BOARD, "tampered"), "rb").read()
+    for _ in range(15):
+        assert exchange(port, request_bytes("PUT", "/update", tampered)).status == 422
+        assert exchange(port, request_bytes("PUT", "/update", b"no pack" * 20)).status == 422
+        r = exchange(port, request_bytes("PUT", "/update", tampered[:200],
+                                         content_length=len(tampered)), close_write=True)
+        assert r.status == 400, r
+    st = a.status()
+    assert (st["result"], st["reason"]) == ("connection-lost", "truncated"), st
+    mark = a.mark()
+    q.send("journal\n")
+    w = a.wait_line(r"^  storage writes: .* superblocks=(\d+) ", mark, timeout=10)
+    supers = int(w.match.group(1))
+    assert supers <= 1 + 8, f"{supers} superblock writes for 45 rejected uploads: {w.line}"
+    check_no_trouble(a)
+    a.halt()
 
 
 def test_run_is_clean(dut):
