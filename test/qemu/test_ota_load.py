@@ -20,6 +20,8 @@ issue was reported and as `make run` sets it up:
                 fake log line, an escape sequence: the 422's JSON carries it
                 intact, the UART line escaped (no forged line)
   sig cap       a pack with 41 signature nodes: refused before any RSA check
+A board of its own with a state disk: 45 uploads whose rejections alternate
+cost at most 8 journal superblock writes (flash erases), not one each.
 
 `lan`: a tap device in a network namespace (ota_checks.tap_agent; needs
 root, skipped otherwise). QEMU's user networking accepts host connections
