@@ -23,7 +23,9 @@ without a whole answer; non-2xx are answers other than 200 (503 +
 Retry-After when every request slot is busy; for the PUTs of a rejected
 pack all answers are non-2xx by design: 422, or 409 while another PUT is
 being handled).
-Latencies in ms, host clock, connect included. Also runs against an older
+Latencies in ms, host clock, connect included. Last, the board's own
+counters (GET /status "http"): timeouts=0 there means no request waited
+30 s on the board, whatever the clients saw. Also runs against an older
 kernel (--kernel): a board that stops answering is reported as such and the
 rest of its rows are skipped.
 """
@@ -108,6 +110,16 @@ class Target:
         r = self.client("gets", "1", "1", timeout=TIMEOUT + 10)
         return {"ok": r["statuses"].get("200") == 1, "s": r["max"]}
 
+    def http_counters(self):
+        """The board's own HTTP counters (GET /status "http"; older kernels: none)."""
+        p = subprocess.run(self.cmd(["curl", "-s", "--max-time", str(TIMEOUT), self.url()]),
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                           timeout=TIMEOUT + 10)
+        try:
+            return json.loads(p.stdout).get("http")
+        except ValueError:
+            return None
+
     def kill(self):
         if self.board:
             self.board.kill()
@@ -187,7 +199,7 @@ def put_flood(t, pack, conns=4, per=13):
             "p50": round(pct(lat, 50)), "p99": round(pct(lat, 99)), "max": round(max(lat))}
 
 
-def run_net(net, kernel, pack, timeout, rows, lines):
+def run_net(net, kernel, pack, timeout, rows, lines, counters):
     t = None
     try:
         t = Target(net, kernel, timeout)
@@ -217,6 +229,7 @@ def run_net(net, kernel, pack, timeout, rows, lines):
             lines.append((net, kind, f["flood_s"], f["next"]))
         f = t.client("mixed", "4", "--pack", pack)
         lines.append((net, "mixed", 4.0, f["next"]))
+        counters.append((net, t.http_counters()))
     finally:
         if t:
             t.kill()
@@ -244,10 +257,10 @@ def main():
     if "tap" in nets and (os.geteuid() != 0 or not os.path.exists("/dev/net/tun")):
         print("bench: ota_load tap skipped: needs root and /dev/net/tun")
         nets.remove("tap")
-    rows, lines, t0 = [], [], time.monotonic()
+    rows, lines, counters, t0 = [], [], [], time.monotonic()
     for net in nets:
         try:
-            run_net(net, kernel, pack, a.timeout, rows, lines)
+            run_net(net, kernel, pack, a.timeout, rows, lines, counters)
         except (BenchError, OSError, subprocess.TimeoutExpired) as e:
             rows.append((net, "error: %s" % str(e).splitlines()[0][:60], None))
     print("OTA agent under load on %s (%s; -smp 4, workload on; ms, host clock)"
@@ -266,6 +279,9 @@ def main():
         print("  %-5s %-24s %s" % (net, kind, "%d (HTTP %s)" % (nxt["s"] * 1000, nxt["status"])
                                    if nxt["ok"] else "NOT SERVED (%s)" % (nxt["error"] or
                                                                          nxt["status"])))
+    for net, h in counters:
+        if h:
+            print("  %-5s board: %s" % (net, " ".join("%s=%s" % kv for kv in h.items())))
     for net, name, r in rows:
         if r is not None:
             print("bench: ota_load net=%s test=%s clients=%d rps=%s failed=%d non2xx=%d "
