@@ -7,6 +7,7 @@
  *   bench              run the benchmarks, print the table, end the run
  *   workload=off       no demo workload
  *   storage=selftest   check the state device's driver at boot (tests)
+ *   journal=off        leave the state device alone: run volatile (driver tests)
  *   replay_timeout=<s> the journal replay watchdog (update/persist.c)
  *   boot_good_ms=<ms>  when a boot counts as good after the replay
  */
