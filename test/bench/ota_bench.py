@@ -410,13 +410,14 @@ class ReplayBoard:
             f.write(journal_image.build_image(64 << 20, [(seq, data, "committed")]))
         self.mon = os.path.join(tmp, "mon-replay.sock")
         argv = [QEMU] + MACHINE + [
-            "-bios", OPENSBI, "-kernel", kernel, "-append", "", "-nic", "none",
+            "-bios", OPENSBI, "-kernel", kernel, "-append", "boot_good_ms=200", "-nic", "none",
             "-drive", "if=none,id=state,format=raw,file=%s" % img,
             "-device", "virtio-blk-device,drive=state",
             "-nographic", "-serial", "stdio", "-display", "none",
             "-monitor", "unix:%s,server=on,wait=off" % self.mon]
         self.b = Board(argv, timeout, "replay")
         self.b.wait_line(r" journal: ready packs=1 ", 60)
+        self.b.wait_line(r" journal: boot good", 60)
 
     def reset(self):
         """system_reset -> boot: ready with the journal replayed: (host s, kernel s)."""
@@ -425,6 +426,7 @@ class ReplayBoard:
         monitor(self.mon, "system_reset")
         i, t, _ = self.b.wait_line(r" boot: ready", 60, start)
         self.b.wait_line(r" journal: ready packs=1 ", 10, start)
+        self.b.wait_line(r" journal: boot good", 60, start)   # settled (see journal_bench)
         return t - t0, kernel_time(self.b.lines[i][1])
 
     def pause(self):
