@@ -513,24 +513,49 @@ static int place_head(struct journal *j, uint64_t p)
 }
 
 /*
+ * Where the log goes on after the torn record @h at @pos (a valid header,
+ * a payload cut short): if the log ended there at a boot, the next record
+ * was put at the next block boundary, inside the torn one's extent (see
+ * scan()); otherwise right after it.
+ */
+static int after_torn(struct journal *j, uint64_t pos, const struct rec_hdr *h, uint64_t *next)
+{
+	uint64_t q = blk_next(j, pos);
+	char reason[JOURNAL_REASON_LEN];
+	struct rec_hdr n;
+	int rc;
+
+	*next = pos + rec_size(h->len);
+	if (q >= *next || q + HDR_SIZE > limit(j))
+		return 0;
+	rc = read_record(j, q, &n, reason);
+	if (rc > 0)
+		*next = q;
+	return rc < 0 ? rc : 0;
+}
+
+/*
  * Walks the log from the tail. After the last valid record, the start of
  * the next block is tried once more: that is where a record goes after a
- * cut left garbage behind the previous one.
+ * cut left garbage behind the previous one. A torn record that ends the
+ * log is taken back from its next block on (the rest of its first block
+ * is lost): a cut in a compaction copy must not eat the room compaction
+ * needs to copy that record again.
  */
 static int scan(struct journal *j, struct journal_open_info *info)
 {
-	uint64_t pos = j->tail;
+	uint64_t pos = j->tail, torn_last = UINT64_MAX;
 	char reason[JOURNAL_REASON_LEN];
 	struct rec_hdr h;
 
 	while (pos + HDR_SIZE <= limit(j)) {
+		uint64_t next;
 		int rc = read_record(j, pos, &h, reason);
 
 		if (rc < 0)
 			return rc;
 		if (rc == 0) {
-			uint64_t next = blk_next(j, pos);
-
+			next = blk_next(j, pos);
 			if (next + HDR_SIZE > limit(j))
 				break;
 			rc = read_record(j, next, &h, reason);
@@ -541,11 +566,27 @@ static int scan(struct journal *j, struct journal_open_info *info)
 			info->torn++;	/* a cut left something at pos */
 			pos = next;
 		}
-		if (rc == 1)
+		if (rc == 1) {
 			scan_record(j, &h, pos, reason, info);
-		else
-			info->torn++;
-		pos += rec_size(h.len);
+			torn_last = UINT64_MAX;
+			pos += rec_size(h.len);
+			continue;
+		}
+		info->torn++;
+		torn_last = pos;
+		rc = after_torn(j, pos, &h, &next);
+		if (rc)
+			return rc;
+		if (next != pos + rec_size(h.len))
+			torn_last = UINT64_MAX;		/* the log went on inside it */
+		pos = next;
+	}
+	if (torn_last != UINT64_MAX && pos >= limit(j) - j->esz)
+		torn_last = UINT64_MAX;	/* at the very end of the room: leave it */
+	if (torn_last != UINT64_MAX) {
+		j->head = j->erased_to = (torn_last & (j->esz - 1)) ? blk_next(j, torn_last)
+								     : torn_last;
+		return 0;
 	}
 	return place_head(j, pos < limit(j) ? pos : limit(j));
 }
@@ -648,26 +689,37 @@ static int compact_one(struct journal *j)
 			j->tail = j->head;
 		return 0;
 	}
+	if (rc == 2) {
+		uint64_t next;
+
+		/* A torn record: dead; the log goes on where the scan found it. */
+		rc = after_torn(j, j->tail, &h, &next);
+		if (rc)
+			return rc;
+		e = h.type == REC_PACK ? journal_find(j, h.seq) : NULL;
+		if (e && e->pos == j->tail && entry_live(e)) {
+			e->status = JOURNAL_ROLLED_BACK;	/* rotted since the scan */
+			strcpy(e->reason, "corrupt");
+		}
+		if (e && e->pos == j->tail)
+			entry_remove(j, e);
+		j->tail = next < j->head ? next : j->head;
+		return 0;
+	}
 	e = h.type == REC_PACK ? journal_find(j, h.seq) : NULL;
 	if (e && e->pos == j->tail && entry_live(e)) {
 		struct rec_hdr c = h;
 
-		if (rc == 2) {
-			/* Rotted since the scan: nothing trustworthy to move. */
+		c.flags = e->status == JOURNAL_COMMITTED ? REC_F_COMMITTED : 0;
+		rc = append(j, &c, NULL, j->tail);
+		if (rc == -KE_BADMSG) {
 			e->status = JOURNAL_ROLLED_BACK;
 			strcpy(e->reason, "corrupt");
+		} else if (rc) {
+			return rc;
 		} else {
-			c.flags = e->status == JOURNAL_COMMITTED ? REC_F_COMMITTED : 0;
-			rc = append(j, &c, NULL, j->tail);
-			if (rc == -KE_BADMSG) {
-				e->status = JOURNAL_ROLLED_BACK;
-				strcpy(e->reason, "corrupt");
-			} else if (rc) {
-				return rc;
-			} else {
-				e->pos = c.pos;
-				j->stats.moved_bytes += rec_size(h.len);
-			}
+			e->pos = c.pos;
+			j->stats.moved_bytes += rec_size(h.len);
 		}
 	}
 	if (e && e->pos == j->tail && !entry_live(e))
