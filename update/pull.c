@@ -5,7 +5,8 @@
  * like a push's, then handed to the OTA agent (agent_submit_pack), whose
  * ota thread verifies and applies it exactly as a pushed pack. The state
  * (the JSON of GET /status plus "job") goes to lukos/<id>/state, retained,
- * at every step and whenever it changes otherwise (a push, say).
+ * once at every step of a job (downloading, downloaded, updating, idle),
+ * and, between jobs, whenever it changes (a push, say: checked every second).
  *
  * Rules from docs/fleet.md: a job byte-for-byte identical to the last one
  * handled is ignored (the retained job comes back on every reconnect); one
@@ -291,7 +292,8 @@ static void tick_on_net(struct net_stack *ns, void *arg)
 	mqttc_tick(ns);
 	fetch_tick(ns);
 	run_pending(ns);
-	if (pl.dirty || now >= pl.next_check) {
+	/* During a job only its steps are published (the classes change in probation too). */
+	if (pl.dirty || (now >= pl.next_check && !pl.busy)) {
 		pl.next_check = now + PULL_CHECK_MS;
 		if (mqttc_ready() || pl.dirty)
 			publish_state(false);
