@@ -292,11 +292,13 @@ static void tick_on_net(struct net_stack *ns, void *arg)
 	mqttc_tick(ns);
 	fetch_tick(ns);
 	run_pending(ns);
-	/* During a job only its steps are published (the classes change in probation too). */
-	if (pl.dirty || (now >= pl.next_check && !pl.busy)) {
+	/*
+	 * During a job only its steps are published (the classes change in
+	 * probation too). While the broker is away, on_up() publishes anew.
+	 */
+	if (mqttc_ready() && (pl.dirty || (now >= pl.next_check && !pl.busy))) {
 		pl.next_check = now + PULL_CHECK_MS;
-		if (mqttc_ready() || pl.dirty)
-			publish_state(false);
+		publish_state(false);
 	}
 }
 

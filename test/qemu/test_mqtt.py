@@ -15,8 +15,10 @@ mqtt_checks.py), together with simulated boards (ota-server/simboard.py).
               resumes with Range (206) and applies
   restart     mosquitto killed and restarted mid-rollout: boards reconnect,
               ignore the retained job they already handle, the rollout completes
-  bad jobs    eleven kinds of bad job refused with the documented reasons,
+  bad jobs    ten kinds of bad job refused with the documented reasons,
               nothing changed; a good job after them applies
+  reboot      a board whose journal kept the update notes the retained job
+              after a reboot, without fetching or refusing it
   will        a board that goes away is {"state": "offline"} at once
 """
 import json
@@ -276,6 +278,33 @@ def test_bad_jobs_are_refused_and_change_nothing(world):
     st = settled(world, "virt-1", 4)
     assert (st["result"], st["seq"], st["classes"]["counter"]) == ("success", 4, 3), st
     check_no_trouble(b)
+
+
+def test_retained_job_after_a_reboot(world, qemu):
+    """A board whose journal kept the update finds the same job retained when it
+    comes back: it notes it (job = its seq) without fetching or refusing it."""
+    from kernel_qemu import make_state_image
+    img = make_state_image("qemu-virt", str(world.tmp / "virt-2.img"))
+    b = boot_board(qemu, "qemu-virt", 2, "virt-2", world.broker, (world.server.port, world.drop.port),
+                   120, "mqtt-virt-2", state=img)
+    try:
+        pack = world.packs[("qemu-virt", "counter-v2")]
+        rc, rep = rollout(world.broker, pack, ["virt-2"], URL, "--waves", "100%", "--timeout", "90")
+        assert rc == 0 and outcomes(rep) == {"virt-2": "done"}, rep
+        b.wait_line(r"\] h\d+ journal: committed seq=2$")
+        mark = b.mark()
+        b.qemu.send("reboot\n")
+        b.wait_line(r"\] h\d+ journal: ready packs=1 seq=2 ", mark, timeout=60)
+        b.wait_line(r"\] h\d+ mqtt: subscribed ", mark, timeout=60)
+        b.wait_line(r"\] h\d+ mqtt: job seq=2 already in \(seq=2\): nothing to do$", mark)
+        st = settled(world, "virt-2", 2)
+        assert (st["seq"], st["result"], st["reason"], st["classes"]["counter"]) == (
+            2, "success", "ok", 2), st
+        assert len(world.server.lines(ua="lukos/virt-2")) == 1
+        assert not b.lines(r"\] h\d+ ota: (fetching|rejected) ", mark)
+        check_no_trouble(b)
+    finally:
+        b.halt()
 
 
 def test_will_when_a_board_goes_away(world):
