@@ -224,7 +224,8 @@ static void got_publish(const struct mqtt_packet *p)
 {
 	struct mqtt_publish pub;
 
-	if (mc.state != MS_UP || mqtt_parse_publish(p, &pub)) {
+	/* QoS 2 is never granted to us, so a broker may not send it (3.8.4). */
+	if (mc.state != MS_UP || mqtt_parse_publish(p, &pub) || pub.qos > 1) {
 		lost("protocol");
 		return;
 	}

@@ -137,13 +137,15 @@ class Board:
             q.kill()
 
 
-def boot_board(factory, board, smp, board_id, broker, http_ports, lifetime, name, state=None):
-    """Boots `board` with mqtt=10.0.2.100:1883 id=<board_id> (and the state image
-    `state`, if given); returns once it subscribed."""
+def boot_board(factory, board, smp, board_id, broker, http_ports, lifetime, name, state=None,
+               args=""):
+    """Boots `board` with mqtt=10.0.2.100:1883 id=<board_id> (more kernel
+    arguments in `args`, the state image `state` if given); returns once it
+    subscribed."""
     for attempt in range(3):
         port = free_port()
         q = factory(board, smp, args=f"shutdown={lifetime} workload=off "
-                    f"mqtt={GUEST_SERVER}:{BROKER_GUEST_PORT} id={board_id}",
+                    f"mqtt={GUEST_SERVER}:{BROKER_GUEST_PORT} id={board_id} {args}".strip(),
                     extra_args=mqtt_net(board, port, broker.port, http_ports), state=state,
                     hard_timeout=lifetime + 20, name=name + (f"-{attempt}" if attempt else ""))
         try:

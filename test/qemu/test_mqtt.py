@@ -18,7 +18,9 @@ mqtt_checks.py), together with simulated boards (ota-server/simboard.py).
   bad jobs    ten kinds of bad job refused with the documented reasons,
               nothing changed; a good job after them applies
   reboot      a board whose journal kept the update notes the retained job
-              after a reboot, without fetching or refusing it
+              after a reboot, without fetching or refusing it; then its
+              broker stops answering (SIGSTOP): keep-alive and CONNACK
+              timeouts, and it is back once the broker is
   will        a board that goes away is {"state": "offline"} at once
 """
 import json
@@ -286,7 +288,7 @@ def test_retained_job_after_a_reboot(world, qemu):
     from kernel_qemu import make_state_image
     img = make_state_image("qemu-virt", str(world.tmp / "virt-2.img"))
     b = boot_board(qemu, "qemu-virt", 2, "virt-2", world.broker, (world.server.port, world.drop.port),
-                   120, "mqtt-virt-2", state=img)
+                   120, "mqtt-virt-2", state=img, args="mqtt_keepalive=4")
     try:
         pack = world.packs[("qemu-virt", "counter-v2")]
         rc, rep = rollout(world.broker, pack, ["virt-2"], URL, "--waves", "100%", "--timeout", "90")
@@ -302,9 +304,32 @@ def test_retained_job_after_a_reboot(world, qemu):
             2, "success", "ok", 2), st
         assert len(world.server.lines(ua="lukos/virt-2")) == 1
         assert not b.lines(r"\] h\d+ ota: (fetching|rejected) ", mark)
+        silent_broker(world, b)
         check_no_trouble(b)
     finally:
         b.halt()
+
+
+def silent_broker(world, b):
+    """A broker that stops answering without closing anything (SIGSTOP): the
+    board's keep-alive (4 s here) notices, its next CONNECT gets no CONNACK
+    (the host's TCP still accepts), and once the broker answers again the
+    board is back with its state."""
+    import signal
+    mark = b.mark()
+    b.wait_line(r"\] h\d+ mqtt: subscribed ", 0)
+    world.broker.proc.send_signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        lost = b.wait_line(r"\] h\d+ mqtt: lost reason=keepalive ", mark, timeout=30)
+        assert time.monotonic() - t0 < 15
+        b.wait_line(r"\] h\d+ mqtt: lost reason=connack-timeout ", lost.index, timeout=40)
+    finally:
+        world.broker.proc.send_signal(signal.SIGCONT)
+    back = b.wait_line(r"\] h\d+ mqtt: connected broker=10.0.2.100:1883 id=virt-2 ", mark, timeout=40)
+    b.wait_line(r"\] h\d+ mqtt: subscribed ", back.index)
+    st = settled(world, "virt-2", 2)
+    assert (st["seq"], st["classes"]["counter"]) == (2, 2), st
 
 
 def test_will_when_a_board_goes_away(world):
