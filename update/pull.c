@@ -351,6 +351,7 @@ void pull_start(const char *bootargs)
 {
 	char val[96];
 	uint8_t mac[6];
+	int rc;
 
 	if (dt_bootarg(bootargs, "mqtt", val, sizeof(val)))
 		return;
@@ -362,8 +363,10 @@ void pull_start(const char *bootargs)
 		klog("mqtt", "bad mqtt=%s (want <a.b.c.d>:<port>): pull updates off", val);
 		return;
 	}
-	if (!dt_bootarg(bootargs, "id", pl.id, sizeof(pl.id)) && !pull_id_valid(pl.id)) {
-		klog("mqtt", "bad id=%s (letters, digits, _ . : -): using the MAC", pl.id);
+	rc = dt_bootarg(bootargs, "id", pl.id, sizeof(pl.id));
+	if (rc != -KE_NOENT && (rc || !pull_id_valid(pl.id))) {
+		klog("mqtt", "bad id=%s (1 to %d of letters, digits, _ . : -): using the MAC",
+		     rc ? "(too long)" : pl.id, PULL_ID_MAX - 1);
 		pl.id[0] = '\0';
 	}
 	if (!pl.id[0] && !netif_get_mac(mac))

@@ -21,6 +21,7 @@ mqtt_checks.py), together with simulated boards (ota-server/simboard.py).
               after a reboot, without fetching or refusing it; then its
               broker stops answering (SIGSTOP): keep-alive and CONNACK
               timeouts, and it is back once the broker is
+  boot args   a bad id falls back to the MAC's, a bad mqtt= turns pulling off
   will        a board that goes away is {"state": "offline"} at once
 """
 import json
@@ -330,6 +331,30 @@ def silent_broker(world, b):
     b.wait_line(r"\] h\d+ mqtt: subscribed ", back.index)
     st = settled(world, "virt-2", 2)
     assert (st["seq"], st["classes"]["counter"]) == (2, 2), st
+
+
+def test_boot_arguments(world, qemu):
+    """A bad id falls back to the MAC's; a bad mqtt= turns pulling off, nothing else."""
+    from mqtt_checks import mqtt_net
+    from ota_checks import free_port
+    net = mqtt_net("qemu-virt", free_port(), world.broker.port, (world.server.port, world.drop.port))
+    q = qemu("qemu-virt", 1, args="shutdown=30 workload=off mqtt=10.0.2.100:1883 id=a/b",
+             extra_args=net, hard_timeout=60, name="mqtt-badid")
+    q.wait_for(r"\] h\d+ mqtt: bad id=a/b \(1 to 63 of letters, digits, _ \. : -\): using the MAC$",
+               timeout=60, start=0, advance=False)
+    q.wait_for(r"\] h\d+ mqtt: subscribed topic=lukos/lukos-525400123456/job qos=1$", timeout=60,
+               start=0, advance=False)
+    assert board_state(world, "lukos-525400123456")["state"] == "idle"
+    q.send("halt\n")
+    q.wait_exit(timeout=20)
+    q = qemu("qemu-virt", 1, args="shutdown=30 workload=off mqtt=nohost:1883 id=b",
+             extra_args=net, hard_timeout=60, name="mqtt-badbroker")
+    q.wait_for(r"\] h\d+ mqtt: bad mqtt=nohost:1883 \(want <a.b.c.d>:<port>\): pull updates off$",
+               timeout=60, start=0, advance=False)
+    q.wait_for(r"\] h\d+ boot: ready ", timeout=60, start=0, advance=False)
+    q.send("halt\n")
+    q.wait_exit(timeout=20)
+    assert not q.find(r"\] h\d+ mqtt: (starting|connected|lost) ")
 
 
 def test_will_when_a_board_goes_away(world):
