@@ -5,7 +5,7 @@
 #   make [BOARD=qemu-virt|hifive-unleashed|hifive-unmatched]   build
 #   make run [BOOT=uboot]   boot in QEMU        make debug   QEMU halted for gdb
 #   make test               every test          make bench   benchmark table
-#   make fleet-test         pull over MQTT      make bench-fleet   rollouts to 100..10,000 simulated boards
+#   make fleet-test         pull over MQTT      make bench-fleet   rollouts to 100..10,000 simulated boards (+ real ones)
 #
 # Every target that needs a tool first runs the `deps` step, which installs
 # missing Debian packages (apt-get; sudo when not root).
@@ -160,8 +160,11 @@ ota-test: $(O)/kernel.elf | $(DEPS_STAMP)
 fleet-test: | $(DEPS_STAMP)
 	$(Q)PYTHONDONTWRITEBYTECODE=1 $(HOSTPY) -m pytest -q -p no:cacheprovider test/fleet
 
-# Pull rollouts to 100, 1000 and 10,000 simulated boards (test/bench/fleet_bench.py).
+# Pull rollouts to 100, 1000 and 10,000 simulated boards, then real boards among
+# 1000 simulated ones (test/bench/fleet_bench.py).
+# The last case mixes real qemu-virt boards in (their kernel and demo packs).
 bench-fleet: | $(DEPS_STAMP)
+	$(Q)$(MAKE) --no-print-directory BOARD=qemu-virt build/qemu-virt/kernel.elf build/qemu-virt/kernel-demo.elf
 	$(Q)$(HOSTPY) test/bench/fleet_bench.py $(FLEET_BENCH_ARGS)
 
 # Benchmarks, measured inside the kernel (see test/bench/run_bench.py).

@@ -13,6 +13,11 @@
  * applied (or while the engine still watches the last one) gets 409. A
  * garbage request gets 400 and the connection is closed. Nothing here
  * blocks the network thread.
+ *
+ * Pulled packs (update/pull.c) enter through agent_pull_claim() and
+ * agent_submit_pack() at the end of this file: the same slot, the same
+ * ota thread and verify_and_apply(), with callbacks instead of an HTTP
+ * answer.
  */
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +44,8 @@
 enum lwm2m_state { ST_IDLE, ST_DOWNLOADING, ST_DOWNLOADED, ST_UPDATING };
 enum lwm2m_result {
 	RES_INITIAL = 0, RES_SUCCESS = 1, RES_NO_STORAGE = 2, RES_NO_MEMORY = 3,
-	RES_CONN_LOST = 4, RES_INTEGRITY = 5, RES_UNSUPPORTED = 6, RES_FAILED = 8,
+	RES_CONN_LOST = 4, RES_INTEGRITY = 5, RES_UNSUPPORTED = 6, RES_INVALID_URI = 7,
+	RES_FAILED = 8,
 };
 
 static const char *const state_names[] = { "idle", "downloading", "downloaded", "updating" };
@@ -64,6 +70,9 @@ struct job {
 	size_t size;
 	int http;
 	char body[512];
+	const struct agent_pull_ops *pull;	/* a pulled pack: tell pull.c, not a connection */
+	void *pull_arg;
+	char source[16];
 };
 
 static struct conn conns[MAX_CONNS];
@@ -426,10 +435,14 @@ static void answer_on_net(struct net_stack *ns, void *arg)
 }
 
 /* The engine's checks passed (signature, hashes, chain): linking comes next. */
+static void pull_verified_on_net(struct net_stack *ns, void *arg);
+
 static void on_verified(uint32_t seq, unsigned int steps)
 {
 	klog("ota", "verified seq=%u steps=%u", seq, steps);
 	set_state(ST_UPDATING);
+	if (job.pull)
+		netif_run(pull_verified_on_net, &job);
 }
 
 static enum update_result verify_and_apply(struct job *jb, char *err, size_t errlen)
@@ -455,6 +468,8 @@ static enum update_result verify_and_apply(struct job *jb, char *err, size_t err
 	return r;
 }
 
+static void pull_finished(enum lwm2m_result res, const char *why);
+
 static void ota_main(void *arg)
 {
 	for (;;) {
@@ -476,6 +491,10 @@ static void ota_main(void *arg)
 		snprintf(job.body, sizeof(job.body),
 			 "{\"result\": \"%s\", \"reason\": \"%s\", \"seq\": %u, \"detail\": \"%s\"}\n",
 			 result_names[lwm2m_of(r)], update_result_name(r), update_last_seq(), err);
+		if (job.pull) {
+			pull_finished(lwm2m_of(r), update_result_name(r));
+			continue;
+		}
 		klog("ota", "result=%s http=%d", update_result_name(r), job.http);
 		spin_lock(&agent_lock);
 		page_free(job.pack, job.order);
@@ -505,4 +524,100 @@ void agent_start(void)
 		result = (enum lwm2m_result)res;	/* the state itself restarts idle */
 	thread_create("ota", ota_main, NULL, THREAD_ANY_HART);
 	netif_run(listen_on_net, NULL);
+}
+
+/* --- pulled packs (update/pull.c) ----------------------------------------- */
+
+/* What the ota thread hands to the network thread: the slot may be reused by then. */
+static struct {
+	const struct agent_pull_ops *ops;
+	void *arg;
+	int result;
+	char reason[32];
+} pull_done;
+
+/* If the update already finished (job.pull is gone), done() follows and says it all. */
+static void pull_verified_on_net(struct net_stack *ns, void *arg)
+{
+	struct job *jb = arg;
+	const struct agent_pull_ops *ops;
+	void *parg;
+
+	spin_lock(&agent_lock);
+	ops = jb->pull;
+	parg = jb->pull_arg;
+	spin_unlock(&agent_lock);
+	if (ops && ops->verified)
+		ops->verified(parg);
+}
+
+static void pull_done_on_net(struct net_stack *ns, void *arg)
+{
+	pull_done.ops->done(pull_done.arg, pull_done.result, pull_done.reason);
+}
+
+/* The ota thread: the result is durable; free the slot and tell pull.c. */
+static void pull_finished(enum lwm2m_result res, const char *why)
+{
+	klog("ota", "result=%s source=%s", why, job.source);
+	pull_done.ops = job.pull;
+	pull_done.arg = job.pull_arg;
+	pull_done.result = (int)res;
+	strncpy(pull_done.reason, why, sizeof(pull_done.reason) - 1);
+	spin_lock(&agent_lock);
+	page_free(job.pack, job.order);
+	job.pack = NULL;
+	job.pull = NULL;
+	spin_unlock(&agent_lock);
+	netif_run(pull_done_on_net, NULL);
+}
+
+int agent_pull_claim(void)
+{
+	bool busy;
+
+	spin_lock(&agent_lock);
+	busy = job.pack || state != ST_IDLE || update_busy;
+	if (!busy)
+		state = ST_DOWNLOADING;
+	spin_unlock(&agent_lock);
+	return busy ? -KE_BUSY : 0;
+}
+
+void agent_pull_refuse(int result, const char *reason, uint32_t job_seq)
+{
+	klog("ota", "rejected reason=%s job=%u", reason, job_seq);
+	event("job=%u %s", job_seq, reason);
+	set_result((enum lwm2m_result)result, reason);
+}
+
+int agent_submit_pack(void *pack, unsigned int order, size_t size, const char *source,
+		      const struct agent_pull_ops *ops, void *arg)
+{
+	if (!pack || !size || !ops || !ops->done)
+		return -KE_INVAL;
+	spin_lock(&agent_lock);
+	if (job.pack || state != ST_DOWNLOADING) {
+		spin_unlock(&agent_lock);
+		return -KE_BUSY;	/* not claimed with agent_pull_claim() */
+	}
+	job.pack = pack;
+	job.order = order;
+	job.size = size;
+	job.conn = NULL;
+	job.pull = ops;
+	job.pull_arg = arg;
+	strncpy(job.source, source ? source : "pull", sizeof(job.source) - 1);
+	job.source[sizeof(job.source) - 1] = '\0';
+	state = ST_DOWNLOADED;
+	spin_unlock(&agent_lock);
+	klog("ota", "downloaded bytes=%zu source=%s", size, job.source);
+	__atomic_store_n(&job_ready, true, __ATOMIC_RELEASE);
+	waitq_wake_all(&job_wq);
+	return 0;
+}
+
+size_t agent_status_json(char *out, size_t len)
+{
+	return status_json(out, len);
 }
