@@ -167,6 +167,8 @@ bench-fleet: | $(DEPS_STAMP)
 	$(Q)$(MAKE) --no-print-directory BOARD=qemu-virt build/qemu-virt/kernel.elf build/qemu-virt/kernel-demo.elf
 	$(Q)$(HOSTPY) test/bench/fleet_bench.py $(FLEET_BENCH_ARGS)
 
-# Benchmarks, measured inside the kernel (see test/bench/run_bench.py).
+# Benchmarks: the kernel's own (test/bench/run_bench.py: OTT, live update,
+# OTA, journal), then, on qemu-virt, the fleet rollouts (bench-fleet).
 bench: $(O)/kernel.elf $(if $(filter qemu-virt,$(BOARD)),$(O)/kernel-demo.elf) | $(DEPS_STAMP)
 	$(Q)$(HOSTPY) test/bench/run_bench.py --board $(BOARD)
+	$(Q)$(if $(filter qemu-virt,$(BOARD)),echo; $(MAKE) --no-print-directory bench-fleet)
