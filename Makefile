@@ -5,6 +5,7 @@
 #   make [BOARD=qemu-virt|hifive-unleashed|hifive-unmatched]   build
 #   make run [BOOT=uboot]   boot in QEMU        make debug   QEMU halted for gdb
 #   make test               every test          make bench   benchmark table
+#   make fuzz               1M executions of every fuzz target (test/fuzz/fuzz.mk)
 #
 # Every target that needs a tool first runs the `deps` step, which installs
 # missing Debian packages (apt-get; sudo when not root).
@@ -30,7 +31,8 @@ DEB_PKGS := gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf \
 	qemu-system-misc opensbi u-boot-qemu u-boot-tools device-tree-compiler \
 	libfdt-dev python3-libfdt python3-cryptography python3-pytest \
 	gdb-multiarch libcmocka-dev linux-source-6.1 e2fsprogs fdisk \
-	python3-cryptography-vectors openssl python3-tqdm nftables iproute2 curl
+	python3-cryptography-vectors openssl python3-tqdm nftables iproute2 curl \
+	clang-14 libclang-rt-14-dev
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: all deps run debug test unit qemu-test ota-test bench clean distclean boards
@@ -131,19 +133,22 @@ include platform/run.mk
 # --- tests and benchmarks ------------------------------------------------------
 include test/unit/unit.mk
 include test/qemu/qemu.mk
+include test/fuzz/fuzz.mk
 
 boards: | $(DEPS_STAMP)
 	$(Q)for b in $(BOARDS); do $(MAKE) --no-print-directory BOARD=$$b all || exit 1; done
 
 clean:
-	rm -rf build/qemu-virt build/hifive-unleashed build/hifive-unmatched build/unit build/test
+	rm -rf build/qemu-virt build/hifive-unleashed build/hifive-unmatched build/unit build/test build/fuzz
 distclean:
 	rm -rf build
 
-# Every test: host unit tests, the host tool's tests, every board builds,
+# Every test: host unit tests, a short run of every fuzz target over its
+# seeds and regression inputs, the host tool's tests, every board builds,
 # QEMU integration tests.
 test: | $(DEPS_STAMP)
 	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory ota-test
 	$(Q)$(MAKE) --no-print-directory boards
 	$(Q)$(MAKE) --no-print-directory qemu-test

@@ -1,0 +1,84 @@
+#!/bin/bash
+# Runs libFuzzer targets one after the other (see test/fuzz/fuzz.mk) and
+# prints one summary line each from libFuzzer's final statistics.
+#
+#   run.sh long  RUNS TARGET...   RUNS executions per target; new inputs are
+#                                 kept in build/fuzz/corpus/<target>/ (so a
+#                                 campaign resumes where the last one ended)
+#   run.sh smoke RUNS TARGET...   every seed and regression input, then RUNS
+#                                 executions from seed 1, in a scratch corpus
+#
+# Seeds: test/fuzz/corpus/<t>/ (committed), build/fuzz/seeds/<t>/ (made at
+# build time). Regression inputs: test/fuzz/regress/<t>/, each also run on
+# its own, whole (no -max_len cut). A harness's `// fuzz-options:` line
+# adds libFuzzer flags. FUZZ_SEED=<n> fixes the long runs' seed.
+# Logs: build/fuzz/logs/<t>-<mode>.log; crash inputs: build/fuzz/artifacts/<t>/.
+# Exit status: 0 if no target crashed (or leaked, or hit UB), else 1.
+set -u
+mode=$1 runs=$2
+shift 2
+O=build/fuzz
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+failed=0
+
+stat() {	# stat <name> <log>: a stat:: value of the final statistics
+	sed -n "s/^stat::$1: *//p" "$2" | tail -1
+}
+
+for t in "$@"; do
+	bin=$O/fuzz_$t
+	log=$O/logs/$t-$mode.log
+	art=$O/artifacts/$t/
+	mkdir -p "$O/logs" "$art"
+	opts=$(sed -n 's|^// fuzz-options: ||p' "test/fuzz/fuzz_$t.c")
+	if [ "$mode" = smoke ]; then
+		work=$O/smoke/$t
+		rm -rf "$work"
+		seed="-seed=1"
+	else
+		work=$O/corpus/$t
+		seed=${FUZZ_SEED:+-seed=$FUZZ_SEED}
+	fi
+	mkdir -p "$work"
+	dirs=("$work")
+	for d in "test/fuzz/corpus/$t" "$O/seeds/$t" "test/fuzz/regress/$t"; do
+		[ -d "$d" ] && dirs+=("$d")
+	done
+	regress=()
+	if [ -d "test/fuzz/regress/$t" ]; then
+		while IFS= read -r f; do regress+=("$f"); done < <(find "test/fuzz/regress/$t" -type f ! -name 'README*' | sort)
+	fi
+
+	rc=0
+	: > "$log"
+	if [ "$mode" = smoke ] && [ ${#regress[@]} -gt 0 ]; then
+		"$bin" -artifact_prefix="$art" $opts "${regress[@]}" >> "$log" 2>&1 || rc=$?
+	fi
+	if [ $rc -eq 0 ]; then
+		"$bin" -runs="$runs" $seed -print_final_stats=1 -artifact_prefix="$art" \
+			-timeout=25 $opts "${dirs[@]}" >> "$log" 2>&1 || rc=$?
+	fi
+
+	last=$(grep -E '^#[0-9]+.*cov: [0-9]+' "$log" | tail -1)
+	cov=$(sed -n 's/.*cov: \([0-9]*\).*/\1/p' <<< "$last")
+	ft=$(sed -n 's/.*ft: \([0-9]*\).*/\1/p' <<< "$last")
+	corp=$(sed -n 's/.*corp: \([0-9]*\)\/.*/\1/p' <<< "$last")
+	execs=$(stat number_of_executed_units "$log")
+	secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
+	if [ $rc -eq 0 ]; then
+		crashes=0
+	else
+		crashes="1 ($(grep -m1 -oE 'SUMMARY: [A-Za-z]+: [^ ]+|ERROR: libFuzzer: [a-z-]+|check failed: .*' "$log" | head -1))"
+		failed=1
+	fi
+	printf '  FUZZ    %-5s %-5s execs=%s cov=%s ft=%s corpus=%s regress=%s time=%ss crashes=%s\n' \
+		"$t" "$mode" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "${#regress[@]}" \
+		"${secs:-?}" "$crashes"
+	if [ $rc -ne 0 ]; then
+		grep -m1 -A3 'Test unit written to' "$log" | sed 's/^/    /'
+		grep -E -m20 'ERROR|SUMMARY|runtime error|check failed|#[0-9]+ 0x' "$log" | sed 's/^/    /'
+		echo "    full log: $log"
+	fi
+done
+exit $failed
