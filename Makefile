@@ -32,7 +32,7 @@ DEB_PKGS := gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf \
 	libfdt-dev python3-libfdt python3-cryptography python3-pytest \
 	gdb-multiarch libcmocka-dev linux-source-6.1 e2fsprogs fdisk \
 	python3-cryptography-vectors openssl python3-tqdm nftables iproute2 curl \
-	clang-14 libclang-rt-14-dev
+	clang-14 libclang-rt-14-dev llvm-14
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: all deps run debug test unit qemu-test ota-test bench clean distclean boards

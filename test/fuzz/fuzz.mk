@@ -9,6 +9,9 @@
 #                     every regression input; fails on any crash (part of
 #                     `make test`)
 #   make fuzz FUZZ_TARGETS=tcp FUZZ_RUNS=10000000    one target, longer
+#   make fuzz-cov     line coverage of the kernel sources by each target's
+#                     inputs (seeds, regression inputs and what make fuzz
+#                     kept), measured with llvm-cov on a separate build
 #
 # Adding a target: write test/fuzz/fuzz_<name>.c, whose first lines say what
 # it links (as the unit tests do):
@@ -35,7 +38,7 @@ fuzz-srcs   = $(patsubst libfdt,$(FUZZ_LIBFDT),$(shell sed -n 's|^// fuzz-srcs: 
 fuzz-cflags = $(shell sed -n 's|^// fuzz-cflags: ||p' test/fuzz/fuzz_$(1).c) \
 	$(if $(filter libfdt,$(shell sed -n 's|^// fuzz-srcs: ||p' test/fuzz/fuzz_$(1).c)),$(FUZZ_LIBFDT_CFLAGS))
 
-.PHONY: fuzz fuzz-smoke fuzz-build
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-cov
 $(FUZZ_LIBFDT): | $(LIBFDT_STAMP) ;
 
 define fuzz_rule
@@ -47,6 +50,20 @@ $(FUZZ_O)/fuzz_$(1): test/fuzz/fuzz_$(1).c $(call fuzz-srcs,$(1)) $(wildcard inc
 		$(call fuzz-srcs,$(1))
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
+
+# The same harnesses with clang's source-based coverage instead of the
+# sanitizers, for fuzz-cov.
+FUZZ_COV_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(FUZZ_CFLAGS)) \
+	-fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping
+define fuzz_cov_rule
+$(FUZZ_O)/cov/fuzz_$(1): test/fuzz/fuzz_$(1).c $(call fuzz-srcs,$(1)) $(wildcard include/kernel/*.h) \
+		test/fuzz/fuzz.mk | $(DEPS_STAMP)
+	@mkdir -p $$(@D)
+	@echo "  FUZZCC  $$@ (coverage)"
+	$(Q)$(FUZZ_CC) $(call fuzz-cflags,$(1)) $(FUZZ_COV_CFLAGS) -o $$@ test/fuzz/fuzz_$(1).c \
+		$(call fuzz-srcs,$(1))
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_cov_rule,$(t))))
 
 # --- what single targets need --------------------------------------------
 # pack: the kernel's public key dtb is the unit tests' dev key (made fresh
@@ -61,13 +78,19 @@ $(FUZZ_O)/fuzz_keys.h: $(FS_O)/keys-signed.dtb test/fuzz/fuzz.mk
 		print("};")' $< > $@.tmp && mv $@.tmp $@
 $(FUZZ_O)/fuzz_pack: $(FUZZ_O)/fuzz_keys.h
 
-$(FUZZ_O)/seeds/pack/.made: $(PACK_ITBS) $(FS_ITBS)
+# (plus one.itb and three.itb with a kernel description after the FIT,
+# see fuzz_pack.c: counter 1, sched 2, last sequence number 6)
+$(FUZZ_O)/seeds/pack/.made: $(PACK_ITBS) $(FS_ITBS) test/fuzz/fuzz.mk
 	@rm -rf $(@D) && mkdir -p $(@D)
-	$(Q)for f in $^; do cp $$f $(@D)/$$(basename $$(dirname $$f))-$$(basename $$f); done
+	$(Q)for f in $(filter %.itb,$^); do cp $$f $(@D)/$$(basename $$(dirname $$f))-$$(basename $$f); done
+	$(Q)for p in one three; do $(HOSTPY) -c 'import struct, sys; \
+		sys.stdout.buffer.write(open(sys.argv[1], "rb").read() + bytes([0]) + \
+		struct.pack("<I", 6) + b"\x01" + struct.pack("<I", 1) + b"\x01" + struct.pack("<I", 2))' \
+		$(PACK_O)/$$p.itb > $(@D)/pack-$$p-kernel.itb; done
 	@touch $@
 
 # elf: every fixture of test/unit/elf_mod.mk, each variant
-$(FUZZ_O)/seeds/elf/.made: $(ELFMOD_O)/.built
+$(FUZZ_O)/seeds/elf/.made: $(ELFMOD_O)/.built test/fuzz/fuzz.mk
 	@rm -rf $(@D) && mkdir -p $(@D)
 	$(Q)for v in $(ELFMOD_VARIANTS); do for f in $(ELFMOD_O)/$$v/*.o; do \
 		cp $$f $(@D)/$$v-$$(basename $$f); done; done
@@ -87,3 +110,6 @@ fuzz: fuzz-build
 
 fuzz-smoke: fuzz-build
 	$(Q)test/fuzz/run.sh smoke $(FUZZ_SMOKE_RUNS) $(FUZZ_TARGETS)
+
+fuzz-cov: $(addprefix $(FUZZ_O)/cov/fuzz_,$(FUZZ_TARGETS)) $(FUZZ_SEEDS)
+	$(Q)test/fuzz/run.sh cov 0 $(FUZZ_TARGETS)

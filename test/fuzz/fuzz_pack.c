@@ -19,6 +19,9 @@
  * pack only points inside the blob, at NUL-terminated strings, with step
  * data inside the blob and the documented limits on names and counts;
  * chain_check() answers a documented result with a terminated message.
+ * Bytes after the FIT, which pack_parse() ignores, describe one more
+ * kernel (versions, last sequence number, ABI) to chain-check against, so
+ * the fuzzer reaches every chain rule with packs whose signature holds.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -121,17 +124,52 @@ static void check_pack(const struct pack *p)
 	}
 }
 
+/*
+ * pack_parse() ignores bytes after the FIT (fdt_totalsize), so they pick
+ * one more kernel to check the pack against without touching what is
+ * signed: [abi, last_seq (4), then per class a presence flag and a
+ * version (4)], little-endian, missing bytes 0.
+ */
+static void kernel_from_tail(const uint8_t *t, size_t n, struct kernel *k)
+{
+	static const char *const names[4] = { "counter", "sched", "uart_16550", "uart" };
+	uint8_t b[1 + 4 + 4 * 5] = { 0 };
+	unsigned int i, nc = 0;
+
+	memcpy(b, t, n < sizeof(b) ? n : sizeof(b));
+	memset(k, 0, sizeof(*k));
+	k->abi = (b[0] & 1) ? KERNEL_ABI : "lukos-abi-1";
+	k->last_seq = (uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16 |
+		      (uint32_t)b[4] << 24;
+	for (i = 0; i < 4; i++) {
+		const uint8_t *c = b + 5 + 5 * i;
+
+		if (!(c[0] & 1))
+			continue;
+		k->classes[nc].name = names[i];
+		k->classes[nc++].version = (uint32_t)c[1] | (uint32_t)c[2] << 8 |
+					   (uint32_t)c[3] << 16 | (uint32_t)c[4] << 24;
+	}
+}
+
 static void check_chain(const struct pack *p)
 {
 	char *err = malloc(PACK_ERR_MAX);	/* exact size: ASan sees overruns */
+	struct kernel all[sizeof(kernels) / sizeof(kernels[0]) + 1];
+	size_t fdt_size = (size_t)blob[4] << 24 | (size_t)blob[5] << 16 |
+			  (size_t)blob[6] << 8 | blob[7];
 	enum update_result r;
-	unsigned int i;
+	unsigned int i, n = sizeof(kernels) / sizeof(kernels[0]);
 
 	CHECK(err);
-	for (i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
+	memcpy(all, kernels, sizeof(kernels));
+	CHECK(fdt_size <= blob_size);	/* parsed: the header was checked */
+	if (blob_size > fdt_size)
+		kernel_from_tail(blob + fdt_size, blob_size - fdt_size, &all[n++]);
+	for (i = 0; i < n; i++) {
 		memset(err, 0x55, PACK_ERR_MAX);
-		r = chain_check(p, kernels[i].abi, kernels[i].last_seq, version_of,
-				(void *)&kernels[i], err, PACK_ERR_MAX);
+		r = chain_check(p, all[i].abi, all[i].last_seq, version_of,
+				(void *)&all[i], err, PACK_ERR_MAX);
 		CHECK(r == UPDATE_OK || r == UPDATE_ERR_ABI || r == UPDATE_ERR_REPLAY ||
 		      r == UPDATE_ERR_UNKNOWN_CLASS || r == UPDATE_ERR_GAP ||
 		      r == UPDATE_ERR_DOWNGRADE || r == UPDATE_ERR_DUPLICATE ||

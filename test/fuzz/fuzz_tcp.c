@@ -102,12 +102,17 @@ struct app {
 #define POL_CLOSE_DATA	0x20	/* tcp_close() when data arrives */
 #define POL_GREET	0x40	/* write a greeting when accepted */
 #define POL_ABORT_ACC	0x80	/* tcp_abort() from accepted() */
+/* Second policy byte (APP op 6). */
+#define POL2_ABORT_DATA	0x01	/* tcp_abort() when data arrives */
+#define POL2_ABORT_SENT	0x02	/* tcp_abort() when bytes are acked */
+#define POL2_CLOSE_SENT	0x04	/* tcp_close() when bytes are acked */
+#define POL2_RECVED_ALL	0x08	/* tcp_recved() everything held, in sent() */
 
 static struct {
 	struct net_stack *ns;
 	uint64_t now;
 	uint64_t rng;
-	uint8_t policy;
+	uint8_t policy, policy2;
 	bool raw_data;		/* the peer may have sent non-pattern bytes */
 	uint8_t arp_shadow[ETH_MIN_FRAME];
 	uint32_t peer_iss[4];	/* per peer port: its SYN's sequence number */
@@ -386,6 +391,8 @@ static void cb_received(void *arg, struct tcp_pcb *c, const void *data, size_t l
 		app_write(c, len);
 	if (a->open && (fz.policy & POL_CLOSE_DATA))
 		tcp_close(c);
+	if (a->open && (fz.policy2 & POL2_ABORT_DATA))
+		tcp_abort(c);
 }
 
 static void cb_sent(void *arg, struct tcp_pcb *c, size_t acked)
@@ -398,6 +405,12 @@ static void cb_sent(void *arg, struct tcp_pcb *c, size_t acked)
 	CHECK(a->acked <= a->written);
 	if (fz.policy & POL_REFILL)
 		app_write(c, 1000);
+	if (fz.policy2 & POL2_RECVED_ALL)
+		tcp_recved(c, c->held);
+	if (fz.policy2 & POL2_CLOSE_SENT)
+		tcp_close(c);
+	if (fz.policy2 & POL2_ABORT_SENT)
+		tcp_abort(c);
 }
 
 static void cb_closed(void *arg, struct tcp_pcb *c, int reason)
@@ -604,7 +617,7 @@ struct dhcp_msg {
 	uint32_t dst;
 	const uint8_t *extra;	/* raw options after ours */
 	size_t extra_len;
-	bool no_end, zero_sum;
+	bool no_end, zero_sum, bad_sum;
 };
 
 static void send_dhcp(const struct dhcp_msg *m)
@@ -655,6 +668,8 @@ static void send_dhcp(const struct dhcp_msg *m)
 		uint16_t s = fold(sum16(pseudo(GW_IP, m->dst, IP_PROTO_UDP, ulen), u, ulen));
 
 		put16(u + 6, s ? s : 0xffff);
+		if (m->bad_sum)
+			u[7] ^= 0x10;
 	}
 	deliver(f, ETH_HLEN + IP_HLEN + ulen);
 }
@@ -887,6 +902,9 @@ static void op_app(void)
 	case 4:
 		fz.policy = get8();
 		break;
+	case 6:
+		fz.policy2 = get8();
+		break;
 	case 5: {
 		/* an active open (the kernel only listens; the tests connect) */
 		uint16_t port = get16();
@@ -916,7 +934,8 @@ static void op_dhcp(uint8_t op)
 	static const uint8_t types[8] = { DHCP_OFFER, DHCP_ACK, DHCP_NAK, 0, 1, 3, 4, 7 };
 	static uint8_t extra[200];
 	uint8_t f = get8();
-	struct dhcp_msg m = { .type = types[f & 7], .no_end = op & 0x10, .zero_sum = op & 0x20 };
+	struct dhcp_msg m = { .type = types[f & 7], .no_end = op & 0x10, .zero_sum = op & 0x20,
+			      .bad_sum = op & 0x40 };
 
 	/* one after the other: the input is read in this order */
 	m.xid = (f & 0x08) ? get32() : fz.ns->dhcp.xid;
@@ -1043,6 +1062,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	fz.policy = policy & ~POL_ABORT_ACC;	/* the set-up's connection stays */
 	setup(mode & 3);
 	fz.policy = policy;
+	fz.policy2 = 0;
 	check_stack();
 	trace("setup");
 	while (more() && ops++ < MAX_OPS) {

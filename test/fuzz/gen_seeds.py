@@ -137,15 +137,23 @@ def policy(p):
     return app(0, 4, p)
 
 
+POL2_ABORT_DATA, POL2_ABORT_SENT, POL2_CLOSE_SENT, POL2_RECVED_ALL = 1, 2, 4, 8
+
+
+def policy2(p):
+    return app(0, 6, p)
+
+
 def connect(port, peer2=False):
     return bytes([0x03, 5 << 3 | (0x40 if peer2 else 0)]) + u16(port)
 
 
 def dhcp(type_idx, xid=None, yiaddr=None, times=None, extra=b"", dst_us=False,
-         no_end=False, zero_sum=False):
+         no_end=False, zero_sum=False, bad_sum=False):
     f = type_idx | (0x08 if xid is not None else 0) | (0x10 if yiaddr is not None else 0) | \
         (0x40 if dst_us else 0) | (0x80 if times is not None else 0)
-    out = bytes([0x04 | (0x10 if no_end else 0) | (0x20 if zero_sum else 0), f])
+    out = bytes([0x04 | (0x10 if no_end else 0) | (0x20 if zero_sum else 0) |
+                 (0x40 if bad_sum else 0), f])
     if xid is not None:
         out += u32(xid)
     if yiaddr is not None:
@@ -273,6 +281,24 @@ def tcp_seeds():
     script("ip", MODE_CONN, 0,
            ip(17, bytes([0, 67, 0, 68, 0, 8, 0, 0])), ip(6, bytes(20), fl=1, frag=0x2000),
            ip(1, bytes([8, 0, 0xf7, 0xff]) + bytes(4), fl=2), ip(99, b"x" * 30))
+    script("ooo-fragmented", MODE_CONN, POL_RECVED,
+           *[tcp(flags=ACK | PSH, seq=200 * i, dlen=100) for i in range(10, 0, -1)],
+           tcp(flags=ACK | PSH, seq=150, dlen=400), tcp(flags=ACK | PSH, dlen=2200))
+    script("abort-on-data", MODE_CONN, 0, policy2(POL2_ABORT_DATA),
+           tcp(flags=ACK | PSH, seq=100, dlen=100), tcp(flags=ACK | PSH, dlen=150))
+    script("abort-on-sent", MODE_CONN, POL_RECVED, write_(0, 2000), policy2(POL2_ABORT_SENT),
+           tcp(ack_base=ACK_UNA, ack=100))
+    script("close-on-sent", MODE_CONN, 0, write_(0, 2000), tcp(flags=ACK | PSH, dlen=3000),
+           policy2(POL2_CLOSE_SENT | POL2_RECVED_ALL), tcp(ack_base=ACK_MAX),
+           tcp(flags=ACK | FIN, ack_base=ACK_MAX))
+    script("old-fin", MODE_CONN, POL_RECVED,
+           tcp(flags=ACK | PSH, dlen=200), tcp(flags=ACK | FIN, seq=-100, dlen=50),
+           tcp(flags=ACK | FIN, seq=-100, dlen=100))
+    script("syn-rcvd-retries", MODE_CONN, 0,
+           tcp(sel=1, flags=SYN, seq_mode=SEQ_RAW, seq=0x3000), *[NEXT_TIMER] * 6,
+           tcp(sel=1, flags=SYN, seq_mode=SEQ_RAW, seq=0x3000))
+    script("dhcp-bad-sum", MODE_DHCP_SELECTING, 0, dhcp(0, bad_sum=True), dhcp(0, zero_sum=True),
+           dhcp(1, xid=0x1234), dhcp(1))
     script("raw", MODE_CONN, 0,
            bytes([0x01]) + u16(60) + bytes([0x52, 0x54, 0, 0x12, 0x34, 0x56]) * 2 +
            bytes([0x08, 0x06]) + bytes(46))

@@ -7,6 +7,10 @@
 #                                 campaign resumes where the last one ended)
 #   run.sh smoke RUNS TARGET...   every seed and regression input, then RUNS
 #                                 executions from seed 1, in a scratch corpus
+#   run.sh cov 0 TARGET...        runs every kept input once through the
+#                                 coverage build (build/fuzz/cov/) and prints
+#                                 llvm-cov's line coverage of the kernel
+#                                 sources the target links
 #
 # Seeds: test/fuzz/corpus/<t>/ (committed), build/fuzz/seeds/<t>/ (made at
 # build time). Regression inputs: test/fuzz/regress/<t>/, each also run on
@@ -25,6 +29,30 @@ failed=0
 stat() {	# stat <name> <log>: a stat:: value of the final statistics
 	sed -n "s/^stat::$1: *//p" "$2" | tail -1
 }
+
+# cov mode: line coverage per source file, then the total of those files
+cov() {
+	local t=$1 srcs prof=$O/cov/$t
+	srcs=$(sed -n 's|^// fuzz-srcs: ||p' "test/fuzz/fuzz_$t.c")
+	srcs=${srcs/libfdt/$(echo build/libfdt/fdt.c build/libfdt/fdt_ro.c build/libfdt/fdt_strerror.c)}
+	rm -f "$prof".profraw "$prof".profdata
+	dirs=()
+	for d in "$O/corpus/$t" "test/fuzz/corpus/$t" "$O/seeds/$t" "test/fuzz/regress/$t"; do
+		[ -d "$d" ] && dirs+=("$d")
+	done
+	LLVM_PROFILE_FILE=$prof.profraw "$O/cov/fuzz_$t" -runs=0 "${dirs[@]}" \
+		> "$O/logs/$t-cov.log" 2>&1 || { echo "  FUZZ    $t cov: run failed ($O/logs/$t-cov.log)"; return 1; }
+	llvm-profdata-14 merge -o "$prof.profdata" "$prof.profraw"
+	echo "  FUZZ    $t: line coverage of the kernel sources by $(sed -n 's/^INFO: *\([0-9]*\) files found.*/\1/p' "$O/logs/$t-cov.log" | awk '{ s += $1 } END { print s }') inputs"
+	llvm-cov-14 report "$O/cov/fuzz_$t" -instr-profile="$prof.profdata" $srcs |
+		awk 'NR > 2 && NF >= 10 && $1 !~ /^-/ { printf "    %-28s lines %5d  missed %4d  %s\n", $1, $8, $9, $10 }'
+}
+
+if [ "$mode" = cov ]; then
+	mkdir -p "$O/logs"
+	for t in "$@"; do cov "$t" || failed=1; done
+	exit $failed
+fi
 
 for t in "$@"; do
 	bin=$O/fuzz_$t
