@@ -11,7 +11,9 @@
  * connection 10.0.2.2:40000 -> 8080 established by a real handshake. The
  * input then is a script of operations:
  *
- *   [mode][policy] then records, each [op][operands...]; op & 15 says what:
+ *   [mode][policy] then records, each [op][operands...]. mode & 3 picks the
+ *   starting state above; mode & 4 makes the stack's random numbers (its
+ *   initial sequence numbers) sit just below 2^32. op & 15 says what:
  *   0 CLOCK  advance the clock (u16 << (op >> 4 & 7) ms, or to the next
  *            timer when op >> 4 == 15) and run net_poll()
  *   1 RAW    u16 length, then that many bytes: one Ethernet frame as is
@@ -113,6 +115,7 @@ static struct {
 	uint64_t now;
 	uint64_t rng;
 	uint8_t policy, policy2;
+	uint32_t wrap;		/* non-zero: random() counts up from 2^32 - 16 KiB */
 	bool raw_data;		/* the peer may have sent non-pattern bytes */
 	uint8_t arp_shadow[ETH_MIN_FRAME];
 	uint32_t peer_iss[4];	/* per peer port: its SYN's sequence number */
@@ -303,6 +306,10 @@ static uint64_t clock_now(void *ctx)
 static uint32_t rng(void *ctx)
 {
 	uint64_t x = fz.rng;
+
+	/* mode bit 2: values just below 2^32, so our sequence numbers wrap soon */
+	if (fz.wrap)
+		return 0xffffc000u + (fz.wrap++ - 1) * 0x100u;
 
 	x ^= x >> 12;
 	x ^= x << 25;
@@ -709,13 +716,14 @@ static void dhcp_lease(void)
 	CHECK(fz.ns->dhcp.state == DHCP_BOUND && fz.ns->ip == STACK_IP);
 }
 
-static void setup(unsigned int mode)
+static void setup(unsigned int mode, bool wrap)
 {
 	memset(&fz.app, 0, sizeof(fz.app));
 	memset(fz.arp_shadow, 0, sizeof(fz.arp_shadow));
 	memset(fz.peer_iss, 0, sizeof(fz.peer_iss));
 	fz.now = 1000000;	/* not 0: "0 means unset" slips show */
 	fz.rng = 0x9E3779B97F4A7C15ULL;
+	fz.wrap = wrap;
 	fz.raw_data = false;
 	fz.sends = 0;
 	{
@@ -1060,7 +1068,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	mode = get8();
 	policy = get8();
 	fz.policy = policy & ~POL_ABORT_ACC;	/* the set-up's connection stays */
-	setup(mode & 3);
+	setup(mode & 3, mode & 4);
 	fz.policy = policy;
 	fz.policy2 = 0;
 	check_stack();

@@ -57,6 +57,7 @@ def http_seeds():
 # --- tcp --------------------------------------------------------------------
 
 MODE_STATIC, MODE_CONN, MODE_DHCP_CONN, MODE_DHCP_SELECTING = range(4)
+WRAP = 4			# mode bit: the stack's sequence numbers wrap soon
 POL_RECVED, POL_ECHO, POL_CLOSE_FIN, POL_ABORT_FIN = 1, 2, 4, 8
 POL_REFILL, POL_CLOSE_DATA, POL_GREET, POL_ABORT_ACC = 16, 32, 64, 128
 FIN, SYN, RST, PSH, ACK = 1, 2, 4, 8, 16
@@ -299,6 +300,17 @@ def tcp_seeds():
            tcp(sel=1, flags=SYN, seq_mode=SEQ_RAW, seq=0x3000))
     script("dhcp-bad-sum", MODE_DHCP_SELECTING, 0, dhcp(0, bad_sum=True), dhcp(0, zero_sum=True),
            dhcp(1, xid=0x1234), dhcp(1))
+    script("wrap-send", MODE_CONN | WRAP, POL_RECVED,
+           write_(0, 16000), tcp(ack_base=ACK_UNA, ack=100, wnd=65535),
+           *[tcp(ack_base=ACK_MAX) for i in range(4)], write_(0, 16000), NEXT_TIMER,
+           tcp(ack_base=ACK_MAX))
+    script("wrap-recv", MODE_CONN, POL_RECVED,
+           tcp(sel=1, flags=SYN, seq_mode=SEQ_RAW, seq=0xfffffa00, opts=MSS),
+           tcp(sel=CONN0 | 1, ack_base=ACK_ISS, ack=1),
+           tcp(sel=CONN0 | 1, flags=ACK | PSH, seq=1000, dlen=1000),
+           tcp(sel=CONN0 | 1, flags=ACK | PSH, seq=2500, dlen=500),
+           tcp(sel=CONN0 | 1, flags=ACK | PSH, dlen=1200),
+           tcp(sel=CONN0 | 1, flags=ACK | FIN, dlen=1460))
     script("raw", MODE_CONN, 0,
            bytes([0x01]) + u16(60) + bytes([0x52, 0x54, 0, 0x12, 0x34, 0x56]) * 2 +
            bytes([0x08, 0x06]) + bytes(46))
