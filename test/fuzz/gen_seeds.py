@@ -311,6 +311,8 @@ def tcp_seeds():
            tcp(sel=CONN0 | 1, flags=ACK | PSH, seq=2500, dlen=500),
            tcp(sel=CONN0 | 1, flags=ACK | PSH, dlen=1200),
            tcp(sel=CONN0 | 1, flags=ACK | FIN, dlen=1460))
+    script("fin-behind-ooo", MODE_CONN, POL_RECVED,
+           tcp(flags=ACK | FIN, seq=1, dlen=1174), tcp(flags=ACK | FIN), NEXT_TIMER)
     script("raw", MODE_CONN, 0,
            bytes([0x01]) + u16(60) + bytes([0x52, 0x54, 0, 0x12, 0x34, 0x56]) * 2 +
            bytes([0x08, 0x06]) + bytes(46))
