@@ -105,7 +105,10 @@ for t in "$@"; do
 		"${secs:-?}" "$crashes"
 	if [ $rc -ne 0 ]; then
 		grep -m1 -A3 'Test unit written to' "$log" | sed 's/^/    /'
-		grep -E -m20 'ERROR|SUMMARY|runtime error|check failed|#[0-9]+ 0x' "$log" | sed 's/^/    /'
+		grep -E -m4 'ERROR|SUMMARY|runtime error|check failed' "$log" | sed 's/^/    /'
+		# the first frames in our code or libfdt, not libFuzzer's
+		grep -E '#[0-9]+ 0x.* in .*(/src/|/update/|/test/fuzz/|/build/libfdt/)' "$log" |
+			head -8 | sed 's/^ */      /'
 		echo "    full log: $log"
 	fi
 done
