@@ -78,15 +78,19 @@ $(FUZZ_O)/fuzz_keys.h: $(FS_O)/keys-signed.dtb test/fuzz/fuzz.mk
 		print("};")' $< > $@.tmp && mv $@.tmp $@
 $(FUZZ_O)/fuzz_pack: $(FUZZ_O)/fuzz_keys.h
 
-# (plus one.itb and three.itb with a kernel description after the FIT,
-# see fuzz_pack.c: counter 1, sched 2, last sequence number 6)
+# (plus one.itb and three.itb with a kernel description after the FIT, see
+# fuzz_pack.c: <pack>:<name>:<counter version or ->:<sched version or ->,
+# the last sequence number 6 and ABI lukos-abi-1 in each)
+FUZZ_PACK_TAILS := one:kernel:1:2 three:kernel:1:2 one:gap:0:2 one:noreq:1:-
 $(FUZZ_O)/seeds/pack/.made: $(PACK_ITBS) $(FS_ITBS) test/fuzz/fuzz.mk
 	@rm -rf $(@D) && mkdir -p $(@D)
 	$(Q)for f in $(filter %.itb,$^); do cp $$f $(@D)/$$(basename $$(dirname $$f))-$$(basename $$f); done
-	$(Q)for p in one three; do $(HOSTPY) -c 'import struct, sys; \
-		sys.stdout.buffer.write(open(sys.argv[1], "rb").read() + bytes([0]) + \
-		struct.pack("<I", 6) + b"\x01" + struct.pack("<I", 1) + b"\x01" + struct.pack("<I", 2))' \
-		$(PACK_O)/$$p.itb > $(@D)/pack-$$p-kernel.itb; done
+	$(Q)for t in $(FUZZ_PACK_TAILS); do $(HOSTPY) -c 'import struct, sys; \
+		p, name, c, s = sys.argv[2].split(":"); \
+		cls = lambda v: b"\x00" * 5 if v == "-" else b"\x01" + struct.pack("<I", int(v)); \
+		sys.stdout.buffer.write(open(sys.argv[1] % p, "rb").read() + bytes([0]) + \
+		struct.pack("<I", 6) + cls(c) + cls(s))' $(PACK_O)/%s.itb $$t \
+		> $(@D)/pack-$$(echo $$t | cut -d: -f1,2 | tr : -).itb; done
 	@touch $@
 
 # elf: every fixture of test/unit/elf_mod.mk, each variant
