@@ -6,7 +6,10 @@
   push     PUT a pack to one or more boards' agents (HTTP, port 8080)
   status   a board's agent status (versions, sequence number, LwM2M state/result)
   watch    follow a board's UART log, highlighting update/ota events
-  rollout  push a pack to a fleet in stages, stopping at the first failing stage
+  rollout  push a pack to a fleet in stages, stopping at the first failing stage;
+           with --broker, publish jobs over MQTT in waves for boards to pull (fleet.py)
+  fleet    every board's last state as retained on an MQTT broker
+  serve    serve a folder of packs over HTTP (Range) for boards to fetch
 
 Run `ota.py COMMAND --help` for each command. Exit codes: 0 success,
 1 a board (or a build step) failed, 2 bad arguments or input files.
@@ -39,6 +42,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import fleet  # noqa: E402  (pull over MQTT: rollout --broker, fleet, serve)
 import packtool  # noqa: E402  (the pack builder this tool reuses)
 import uartlog  # noqa: E402
 
@@ -188,34 +192,15 @@ def versions_str(classes):
 
 def pack_info(path):
     """What a pack carries: seq, steps, signature; UsageError if it is not a FIT."""
-    try:
-        import libfdt
-    except ImportError:
-        return {"path": path, "size": os.path.getsize(path), "seq": None, "steps": [], "signed": None}
     data = open(path, "rb").read()
     try:
-        fdt = libfdt.Fdt(data)
-        conf = fdt.path_offset("/configurations")
-        default = fdt.getprop(conf, "default").as_str()
-        coff = fdt.subnode_offset(conf, default)
-        seq = fdt.getprop(coff, "update,seq").as_uint32()
-        loadables = fdt.getprop(coff, "loadables")
-        names = [n.decode() for n in bytes(loadables).split(b"\0") if n]
-        steps = []
-        for name in names:
-            off = fdt.path_offset("/images/" + name)
-            steps.append({"image": name, "class": fdt.getprop(off, "update,class").as_str(),
-                          "from": fdt.getprop(off, "update,from").as_uint32(),
-                          "to": fdt.getprop(off, "update,to").as_uint32()})
-        signed = None
-        sig = fdt.subnode_offset(coff, "signature-1", quiet=(libfdt.NOTFOUND,))
-        if sig >= 0 and not isinstance(fdt.getprop(sig, "value", quiet=(libfdt.NOTFOUND,)), int):
-            hint = fdt.getprop(sig, "key-name-hint", quiet=(libfdt.NOTFOUND,))
-            signed = "?" if isinstance(hint, int) else hint.as_str()
-    except (libfdt.FdtException, UnicodeDecodeError, ValueError) as e:
+        meta = packtool.read_pack(data)
+    except ImportError:
+        return {"path": path, "size": len(data), "seq": None, "steps": [], "signed": None,
+                "sha256": hashlib.sha256(data).hexdigest()}
+    except ValueError as e:
         raise UsageError("%s is not an update pack (FIT): %s" % (path, e))
-    return {"path": path, "size": len(data), "seq": seq, "steps": steps, "signed": signed,
-            "sha256": hashlib.sha256(data).hexdigest()}
+    return dict(meta, path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
 
 def pack_summary(info):
@@ -861,9 +846,32 @@ def lwm2m(value, table_):
     return str(value) if value is not None else "-"
 
 
+def human_bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024.0
+
+
+def format_journal(body, color=False):
+    """One line on the board's journal: persistent or not, entries, used/free."""
+    if "persistent" not in body:
+        return "unknown (older kernel)"
+    if not body.get("persistent"):
+        return paint("no (volatile: updates last until reboot)", "yellow", color)
+    j = body.get("journal") or {}
+    text = "yes: %s entries (%s committed), used %s, free %s, largest pack %s" % (
+        j.get("entries", "?"), j.get("committed", "?"), human_bytes(int(j.get("used", 0))),
+        human_bytes(int(j.get("free", 0))), human_bytes(int(j.get("max_pack", 0))))
+    if body.get("safe_mode"):
+        text += paint("  SAFE MODE (journaled updates set aside)", "red", color)
+    return text
+
+
 def format_status(board, body, color=False):
     out = []
-    known = ("abi", "board", "classes", "seq", "state", "result", "events", "reason", "detail")
+    known = ("abi", "board", "classes", "seq", "state", "result", "events", "reason", "detail",
+             "persistent", "safe_mode", "journal")
     state, result = body.get("state"), body.get("result")
     rc = None if result is None else ("green" if result == "success" else
                                       None if result == "initial" else "red")
@@ -880,6 +888,7 @@ def format_status(board, body, color=False):
             continue  # already shown with the result
         if k not in known:
             out.append("  %-12s %s" % (k, json.dumps(body[k]) if not isinstance(body[k], str) else body[k]))
+    out.append("  persistent   %s" % format_journal(body, color))
     classes = body.get("classes")
     if isinstance(classes, dict) and classes:
         out.append("  classes")
@@ -964,10 +973,35 @@ def cmd_watch(a):
 # ---------------------------------------------------------------------------
 # rollout
 
+PULL_ONLY = ("waves", "max_failed", "url_base", "boards_file")
+PUSH_ONLY = ("first", "stage_size", "soak", "wait_timeout", "poll", "jobs")
+
+
 def cmd_rollout(a):
+    if a.broker:
+        for k in PUSH_ONLY:
+            if getattr(a, k) is not None:
+                raise UsageError("--%s is for push rollouts (without --broker)" % k.replace("_", "-"))
+        a.waves = a.waves or "1,10%,50%,100%"
+        a.max_failed = a.max_failed or "0"
+        a.url_base = a.url_base or "http://10.0.2.100:%d/" % fleet.SERVE_PORT
+        a.timeout = 300.0 if a.timeout is None else a.timeout
+        return fleet.cmd_rollout(a, sys.modules[__name__])
+    for k in PULL_ONLY:
+        if getattr(a, k) is not None:
+            raise UsageError("--%s needs --broker (a pull rollout)" % k.replace("_", "-"))
+    for k, v in (("first", 1), ("stage_size", 0), ("soak", 0.0), ("wait_timeout", 120.0),
+                 ("poll", 0.5), ("jobs", 8), ("timeout", 60.0)):
+        if getattr(a, k) is None:
+            setattr(a, k, v)
+    if not a.boards:
+        raise UsageError("--boards HOST:PORT,... is required")
+    try:
+        boards = host_port_list(a.boards)
+    except argparse.ArgumentTypeError as e:
+        raise UsageError(str(e))
     info = pack_info(a.pack)
     data = open(a.pack, "rb").read()
-    boards = a.boards
     if a.first < 1:
         raise UsageError("--first must be at least 1")
     stages = [boards[:a.first]]
@@ -1029,11 +1063,11 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, "%s: error: %s\n" % (self.prog, message))
 
 
-def add_net_args(p, timeout=60.0, retries=3):
+def add_net_args(p, timeout=60.0, retries=3, timeout_help=None):
     p.add_argument("--retries", type=positive_int, default=retries,
                    help="retries on a refused or dropped connection (default %d)" % retries)
     p.add_argument("--timeout", type=float, default=timeout,
-                   help="seconds to wait for a board's answer (default %g)" % timeout)
+                   help=timeout_help or "seconds to wait for a board's answer (default %g)" % timeout)
     p.add_argument("--backoff", type=float, default=0.5,
                    help="first retry delay in seconds, doubled on each retry (default 0.5)")
 
@@ -1044,6 +1078,38 @@ def add_out_args(p, progress=True):
                    help="ANSI colours (default: when stdout is a terminal)")
     if progress:
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def cmd_journal(a):
+    import journal_image
+    try:
+        with open(a.image, "rb") as f:
+            f.seek(a.offset)
+            data = f.read(a.size) if a.size else f.read()
+    except OSError as e:
+        raise Failure("%s: %s" % (a.image, e.strerror))
+    try:
+        j = journal_image.Journal(data, a.erase_size)
+    except ValueError as e:
+        raise Failure(str(e))
+    doc = j.summary()
+    if a.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    color = use_color(sys.stdout, a.color)
+    if not j.valid:
+        print(paint("no valid journal (the board would format it); floor %d" % j.floor, "red",
+                    color))
+        return 1
+    print("journal: floor %d, %d entries, %d torn records ignored" %
+          (j.floor, len(doc["entries"]), j.torn))
+    rows = [(e["seq"], e.get("size", "-"), e["status"], e["reason"] or "-")
+            for e in doc["entries"]]
+    colours = [{"committed": "green", "rolled-back": "red"}.get(e["status"])
+               for e in doc["entries"]]
+    if rows:
+        print(table(("seq", "bytes", "status", "reason"), rows, colours, color))
+    return 0
 
 
 def build_parser():
@@ -1143,26 +1209,62 @@ def build_parser():
                    help="ANSI colours (default: when stdout is a terminal)")
     p.set_defaults(func=cmd_watch)
 
-    p = sub.add_parser("rollout", help="push a pack to a fleet in stages",
-                       description="Pushes to a first stage (--first boards), waits until each "
-                       "reports success in GET /status (and shows the pack's versions), then to the "
-                       "rest, in stages of --stage-size. Stops at the first stage with a failure and "
-                       "reports which boards got the pack and which did not.")
+    p = sub.add_parser("rollout", help="update a fleet in stages: push, or pull over MQTT (--broker)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Push (default): pushes to a first stage (--first boards), waits "
+                       "until each reports success in GET /status (and shows the pack's versions), then "
+                       "to the rest, in stages of --stage-size. Stops at the first stage with a failure "
+                       "and reports which boards got the pack and which did not.\n\n"
+                       "Pull (--broker): publishes the job lukos/<id>/job (retained) wave by wave for "
+                       "boards to fetch the pack from --url-base (see `ota.py serve`), follows their "
+                       "lukos/<id>/state, and stops after the first wave with more than --max-failed "
+                       "failed, lost or timed-out boards; later waves get no job. Offline boards do "
+                       "not count (their job waits on the broker). docs/fleet.md has the details.",
+                       epilog="exit codes: 0 every stage/wave passed, 1 stopped (or a board or the "
+                       "broker unreachable), 2 bad arguments")
     p.add_argument("pack", type=existing_file, help="the pack (.itb)")
-    p.add_argument("--boards", type=host_port_list, required=True, metavar="HOST:PORT,...")
-    p.add_argument("--first", type=int, default=1, help="boards in the first stage (default 1)")
-    p.add_argument("--stage-size", type=positive_int, default=0,
+    p.add_argument("--boards", metavar="BOARDS",
+                   help="push: HOST:PORT,...; pull: board ids id1,id2,...")
+    p.add_argument("--broker", type=host_port, metavar="HOST:PORT",
+                   help="pull over this MQTT broker instead of pushing")
+    g = p.add_argument_group("pull (with --broker)")
+    g.add_argument("--boards-file", metavar="FILE", help="board ids, one or more per line (# comments)")
+    g.add_argument("--waves", metavar="LIST", help="cumulative wave marks: board counts or %% of the "
+                   "fleet (default 1,10%%,50%%,100%%)")
+    g.add_argument("--max-failed", metavar="N|P%", help="failed + lost + timed-out boards a wave may "
+                   "have, a count or %% of the wave (default 0)")
+    g.add_argument("--url-base", metavar="URL", help="where the boards fetch the pack: URL + the pack's "
+                   "file name (default http://10.0.2.100:%d/, QEMU's guestfwd)" % fleet.SERVE_PORT)
+    g.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to reach the broker")
+    g = p.add_argument_group("push (without --broker)")
+    g.add_argument("--first", type=int, help="boards in the first stage (default 1)")
+    g.add_argument("--stage-size", type=positive_int,
                    help="boards per later stage (default: all the rest at once)")
-    p.add_argument("--soak", type=float, default=0.0,
+    g.add_argument("--soak", type=float,
                    help="seconds to wait after a stage before checking its status again "
                    "(catches a rollback during probation)")
-    add_net_args(p)
-    p.add_argument("--wait-timeout", type=float, default=120.0,
+    add_net_args(p, timeout=None, timeout_help="push: seconds to wait for a board's answer "
+                 "(default 60); pull: seconds a wave may take (default 300)")
+    g.add_argument("--wait-timeout", type=float,
                    help="seconds to wait for a board to be idle again (default 120)")
-    p.add_argument("--poll", type=float, default=0.5, help="status poll interval (default 0.5 s)")
-    p.add_argument("--jobs", type=int, default=8, help="boards of a stage pushed at once (default 8)")
+    g.add_argument("--poll", type=float, help="status poll interval (default 0.5 s)")
+    g.add_argument("--jobs", type=int, help="boards of a stage pushed at once (default 8)")
     add_out_args(p)
     p.set_defaults(func=cmd_rollout)
+
+    p = sub.add_parser("journal", help="show the update journal in a state image or flash dump",
+                       description="Reads a board's state region offline (a qemu-virt state "
+                       "disk, or a dump of the SPI NOR ota-state region) and lists what the "
+                       "board would replay at boot: floor, packs and their status.")
+    p.add_argument("image", help="state image file")
+    p.add_argument("--offset", type=lambda v: int(v, 0), default=0,
+                   help="where the region starts in the file (default 0)")
+    p.add_argument("--size", type=lambda v: int(v, 0), default=None,
+                   help="region size (default: to the end of the file)")
+    p.add_argument("--erase-size", type=lambda v: int(v, 0), default=4096)
+    add_out_args(p, progress=False)
+    p.set_defaults(func=cmd_journal)
+    fleet.add_commands(sub, sys.modules[__name__])   # fleet, serve
     return ap
 
 

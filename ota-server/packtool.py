@@ -153,6 +153,37 @@ def build_pack(seq, steps, out, do_tamper=False, keydir=None, key_name=None, its
         tamper(out, steps[0]["module"])
 
 
+def read_pack(data):
+    """What a pack (FIT bytes) carries: {"seq", "steps": [{image, class, from, to}], "signed"}.
+
+    signed is the key-name-hint of the configuration's signature, "?" for a
+    signature without a hint, None when unsigned. Raises ValueError when the
+    bytes are not a pack; ImportError without python3-libfdt."""
+    import libfdt
+    try:
+        fdt = libfdt.Fdt(bytes(data))
+        conf = fdt.path_offset("/configurations")
+        default = fdt.getprop(conf, "default").as_str()
+        coff = fdt.subnode_offset(conf, default)
+        seq = fdt.getprop(coff, "update,seq").as_uint32()
+        loadables = fdt.getprop(coff, "loadables")
+        names = [n.decode() for n in bytes(loadables).split(b"\0") if n]
+        steps = []
+        for name in names:
+            off = fdt.path_offset("/images/" + name)
+            steps.append({"image": name, "class": fdt.getprop(off, "update,class").as_str(),
+                          "from": fdt.getprop(off, "update,from").as_uint32(),
+                          "to": fdt.getprop(off, "update,to").as_uint32()})
+        signed = None
+        sig = fdt.subnode_offset(coff, "signature-1", quiet=(libfdt.NOTFOUND,))
+        if sig >= 0 and not isinstance(fdt.getprop(sig, "value", quiet=(libfdt.NOTFOUND,)), int):
+            hint = fdt.getprop(sig, "key-name-hint", quiet=(libfdt.NOTFOUND,))
+            signed = "?" if isinstance(hint, int) else hint.as_str()
+    except (libfdt.FdtException, UnicodeDecodeError, ValueError, AssertionError) as e:
+        raise ValueError(str(e))
+    return {"seq": seq, "steps": steps, "signed": signed}
+
+
 def read_list(path):
     """Entries of a pack list: name seq group expect flags step..."""
     entries = []

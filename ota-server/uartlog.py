@@ -35,7 +35,7 @@ BAD_RE = re.compile(r"\b(rejected|rolled[- ]back|rollback|rolling back|fault|fau
 INFO_WORDS = ("receiving", "received", "downloading", "downloaded", "verified",
               "verifying", "accepted")
 
-ANSI = {"green": "\033[32m", "red": "\033[1;31m", "cyan": "\033[36m",
+ANSI = {"green": "\033[32m", "red": "\033[1;31m", "cyan": "\033[36m", "yellow": "\033[33m",
         "dim": "\033[2m", "bold": "\033[1m", "reset": "\033[0m"}
 
 
@@ -115,7 +115,7 @@ def classify(ev):
 FAILURE_NAMES_RE = re.compile(r"\b(malformed|integrity|abi|replay|unknown-class|gap|downgrade|duplicate|"
                               r"requirement|link|interface|selftest|nomem|quiesce-timeout|busy|"
                               r"integrity-failure|unsupported-package|out-of-memory|update-failed|"
-                              r"connection-lost|not-enough-storage)\b")
+                              r"connection-lost|not-enough-flash|not-enough-storage)\b")
 GOOD_RE = re.compile(r"\b(ok|success|applied|committed)\b")
 
 

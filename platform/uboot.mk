@@ -19,9 +19,13 @@
 # also start U-Boot, but it has the next address and the DTB address
 # (0x82200000) compiled in.
 #
-# Disk: virtio-blk on virtio-mmio. The device mode is whatever QEMU_BASE
-# says (QEMU 7.2 defaults to legacy virtio-mmio); U-Boot drives both legacy
-# and modern devices. No network device is needed.
+# Disk: virtio-blk on virtio-mmio, read-only (the kernel binds it and
+# never writes it). The state disk of STATE= (platform/run.mk) comes after
+# it on the command line: U-Boot boots from "virtio 0", the first block
+# device it probes, which is the first -device given (the highest slot);
+# with the state disk first, U-Boot finds no boot.scr. The device mode is
+# whatever QEMU_BASE says (QEMU 7.2 defaults to legacy virtio-mmio); U-Boot
+# drives both legacy and modern devices. No network device is needed.
 
 # UBOOT_ITB, UBOOT_DIR and UBOOT_DISK may be overridden on the command line
 # to put another FIT on another disk (the tests build one with a corrupted
@@ -42,7 +46,7 @@ SBIN_PATH := PATH="$$PATH:/usr/sbin:/sbin"
 ifneq ($(UBOOT_BIN),)
 QEMU_UBOOT = $(QEMU_BASE) -bios $(OPENSBI) -kernel $(UBOOT_BIN) \
 	-drive file=$(UBOOT_DISK),format=raw,if=none,id=bootdisk,readonly=on \
-	-device virtio-blk-device,drive=bootdisk
+	-device virtio-blk-device,drive=bootdisk $(QEMU_STATE)
 else
 # No S-mode U-Boot for this board's QEMU machine (PLAT_UBOOT is empty): the
 # run fails with a message; the console options land in "$$@" unused.

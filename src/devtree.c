@@ -262,6 +262,105 @@ int dt_irq(const void *fdt, int node, int idx, uint32_t *irq)
 	return err;
 }
 
+/* The enabled `fixed-partitions` child of @flash, -KE_NOENT if none. */
+static int dt_fixed_partitions(const void *fdt, int flash)
+{
+	int child;
+
+	fdt_for_each_subnode(child, fdt, flash) {
+		if (!fdt_node_check_compatible(fdt, child, "fixed-partitions") &&
+		    dt_enabled(fdt, child))
+			return child;
+	}
+	return child == -FDT_ERR_NOTFOUND ? -KE_NOENT : -KE_INVAL;
+}
+
+/*
+ * The one child of @parts labelled @label. Two with the same label make
+ * the choice ambiguous, and the kernel must not guess where to write.
+ */
+static int dt_partition_node(const void *fdt, int parts, const char *label)
+{
+	int child, found = -KE_NOENT;
+
+	fdt_for_each_subnode(child, fdt, parts) {
+		if (!dt_prop_is(fdt, child, "label", label))
+			continue;
+		if (found >= 0)
+			return -KE_EXIST;
+		found = child;
+	}
+	return child == -FDT_ERR_NOTFOUND ? found : -KE_INVAL;
+}
+
+/*
+ * Partitions need explicit cell counts (no defaults, unlike buses), and a
+ * reg of exactly one entry that neither wraps nor ends beyond @dev_size:
+ * anything else is a tree the kernel will not write by.
+ */
+static int dt_partition_reg(const void *fdt, int parts, int part, uint64_t dev_size,
+			    uint64_t *off, uint64_t *size)
+{
+	int ac, sc, len;
+	const fdt32_t *p;
+
+	ac = dt_ncells(fdt, parts, "#address-cells", -KE_INVAL);
+	sc = dt_ncells(fdt, parts, "#size-cells", -KE_INVAL);
+	if (ac <= 0 || sc <= 0)
+		return -KE_INVAL;
+	p = fdt_getprop(fdt, part, "reg", &len);
+	if (!p || len != (ac + sc) * (int)sizeof(*p))
+		return -KE_INVAL;
+	*off = dt_read_cells(p, ac);
+	*size = dt_read_cells(p + ac, sc);
+	if (!*size)
+		return -KE_INVAL;
+	if (*off + *size < *off || *off + *size > dev_size)
+		return -KE_RANGE;
+	return 0;
+}
+
+int dt_partition_by_label(const void *fdt, int flash, const char *label, uint64_t dev_size,
+			  struct dt_partition *out)
+{
+	int parts, part, err;
+
+	if (flash < 0 || !label || !out)
+		return -KE_INVAL;
+	if ((parts = dt_fixed_partitions(fdt, flash)) < 0)
+		return parts;
+	if ((part = dt_partition_node(fdt, parts, label)) < 0)
+		return part;
+	if ((err = dt_partition_reg(fdt, parts, part, dev_size, &out->offset, &out->size)))
+		return err;
+	out->read_only = fdt_getprop(fdt, part, "read-only", NULL) != NULL;
+	out->node = part;
+	return 0;
+}
+
+int dt_partition_overlap(const void *fdt, int flash, uint64_t dev_size, uint64_t off,
+			 uint64_t size, int *part)
+{
+	int parts, child, err;
+	uint64_t po, ps;
+
+	if (flash < 0 || !size || off + size < off)
+		return -KE_INVAL;
+	parts = dt_fixed_partitions(fdt, flash);
+	if (parts < 0)
+		return parts == -KE_NOENT ? 0 : parts;
+	fdt_for_each_subnode(child, fdt, parts) {
+		if ((err = dt_partition_reg(fdt, parts, child, dev_size, &po, &ps)))
+			return err;
+		if (po < off + size && off < po + ps) {
+			if (part)
+				*part = child;
+			return 1;
+		}
+	}
+	return child == -FDT_ERR_NOTFOUND ? 0 : -KE_INVAL;
+}
+
 /* Appends a range; a wrapping one would corrupt every later overlap test. */
 static int dt_add_range(struct dt_range *out, int max, int n,
 			uint64_t base, uint64_t size)

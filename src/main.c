@@ -7,6 +7,10 @@
  *   bench              run the benchmarks, print the table, end the run
  *   workload=off       no demo workload
  *   storage=selftest   check the state device's driver at boot (tests)
+ *   journal=off        leave the state device alone: run volatile (driver tests)
+ *   replay_timeout=<s> the journal replay watchdog (update/persist.c)
+ *   boot_good_ms=<ms>  when a boot counts as good after the replay
+ *   mqtt=<ip>:<port> id=<name>  pull updates from an MQTT broker (pull.h)
  */
 #include <string.h>
 #include <stdlib.h>
@@ -28,6 +32,7 @@
 #include <kernel/console.h>
 #include <kernel/netif.h>
 #include <kernel/agent.h>
+#include <kernel/pull.h>
 #include <kernel/platform.h>
 #include <kernel/workload.h>
 #include <kernel/bench.h>
@@ -36,6 +41,7 @@
 #include <kernel/defer.h>
 #include <kernel/demo.h>
 #include <kernel/storage.h>
+#include <kernel/persist.h>
 #include <kernel/update_engine.h>
 #include <libfdt.h>
 
@@ -48,6 +54,7 @@ static char boot_tls[512] __attribute__((aligned(16)));
 const void *kernel_fdt = fdt_copy;
 struct ott kernel_ott;
 static char bootargs[1024];
+static bool net_up;
 
 static void ott_setup(void)
 {
@@ -107,6 +114,36 @@ static void start_bootarg_threads(void)
 	}
 }
 
+/*
+ * The rest of the boot runs in a thread, since replaying the journal goes
+ * through the update engine, which waits (quiescence, self-tests,
+ * probation): journal replay, then the agent (so no push races the
+ * replay), the workload or a benchmark, the shell, and `boot: ready`.
+ */
+static void boot_main(void *arg)
+{
+	unsigned int n = (unsigned int)(uintptr_t)arg;
+	char val[16];
+
+	persist_boot(bootargs);
+	if (net_up && dt_bootarg(bootargs, "netecho", NULL, 0)) {
+		agent_start();
+		pull_start(bootargs);
+	}
+	if (!dt_bootarg(bootargs, "bench", val, sizeof(val)) && !strcmp(val, "update")) {
+		bench_update_start();
+	} else if (!dt_bootarg(bootargs, "bench", NULL, 0)) {
+		bench_start();
+	} else {
+		if (dt_bootarg(bootargs, "workload", val, sizeof(val)) || strcmp(val, "off"))
+			workload_start();
+		shell_start();
+	}
+	start_bootarg_threads();
+	demo_start(bootargs);
+	klog("boot", "ready harts=%u board=%s", n, PLAT_NAME);
+}
+
 void kmain(unsigned long hartid, const void *fdt);
 void kmain(unsigned long hartid, const void *fdt)
 {
@@ -146,21 +183,11 @@ void kmain(unsigned long hartid, const void *fdt)
 	if (!dt_bootarg(bootargs, "storage", val, sizeof(val)) && !strcmp(val, "selftest"))
 		storage_selftest();
 	console_start_rx();
-	if (!netif_start(bootargs) && dt_bootarg(bootargs, "netecho", NULL, 0))
-		agent_start();
+	net_up = !netif_start(bootargs);
 	defer_start();
 	update_engine_start();
-	if (!dt_bootarg(bootargs, "bench", val, sizeof(val)) && !strcmp(val, "update")) {
-		bench_update_start();
-	} else if (!dt_bootarg(bootargs, "bench", NULL, 0)) {
-		bench_start();
-	} else {
-		if (dt_bootarg(bootargs, "workload", val, sizeof(val)) || strcmp(val, "off"))
-			workload_start();
-		shell_start();
-	}
-	start_bootarg_threads();
-	demo_start(bootargs);
-	klog("boot", "ready harts=%u board=%s", n, PLAT_NAME);
+	if (workload_register())
+		klog("boot", "counter class not registered");
+	thread_create("boot", boot_main, (void *)(uintptr_t)n, THREAD_ANY_HART);
 	sched_loop();
 }

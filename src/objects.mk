@@ -4,7 +4,7 @@ objs-y += spinlock.o log.o log_format.o
 objs-y += page_pool.o kheap.o devtree.o
 objs-y += ott.o ott_miss.o factory.o
 objs-y += thread.o kstack.o quiesce.o sched_rr.o
-objs-y += driver.o irq.o console.o shell.o defer.o storage.o
+objs-y += driver.o irq.o console.o shell.o defer.o storage.o spi.o
 objs-y += workload.o bench.o bench_update.o demo.o
 # Networking: the TCP/IP stack (pure, host-tested) and its kernel glue (netif).
 objs-y += net/stack.o net/eth_arp.o net/ipv4.o net/dhcp.o net/tcp.o net/tcp_in.o net/tcp_out.o

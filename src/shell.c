@@ -17,6 +17,8 @@
 #include <kernel/platform.h>
 #include <kernel/sbi.h>
 #include <kernel/storage.h>
+#include <kernel/persist.h>
+#include <kernel/errno.h>
 
 static void cmd_harts(void)
 {
@@ -55,7 +57,7 @@ static void cmd_mem(void)
 static void run(char *line)
 {
 	if (!strcmp(line, "help")) {
-		kputs("  commands: help harts threads mem ott storage fault <load|store|exec|illegal|stack> panic halt reboot\n");
+		kputs("  commands: help harts threads mem ott storage [read|erase|program|flush] journal [erase] fault <load|store|exec|illegal|stack> panic halt reboot\n");
 	} else if (!strcmp(line, "harts")) {
 		cmd_harts();
 	} else if (!strcmp(line, "threads")) {
@@ -66,8 +68,14 @@ static void run(char *line)
 		kprintf("  ott slots=%u used=%u misses=%lu stale_calls=%lu\n", kernel_ott.nslots,
 			kernel_ott.used, (unsigned long)kernel_ott.misses,
 			(unsigned long)kernel_ott.stale_calls);
-	} else if (!strcmp(line, "storage")) {
-		storage_show();
+	} else if (!strcmp(line, "storage") || !strncmp(line, "storage ", 8)) {
+		storage_command(line[7] ? line + 8 : "");
+	} else if (!strcmp(line, "journal")) {
+		persist_show();
+	} else if (!strcmp(line, "journal erase")) {
+		int rc = persist_forget_all();
+
+		kprintf("  journal erase: %s\n", rc ? err_name(rc) : "done (the floor is kept)");
 	} else if (!strncmp(line, "fault ", 6)) {
 		trap_inject_fault(line + 6);
 	} else if (!strcmp(line, "panic")) {

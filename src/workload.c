@@ -154,10 +154,15 @@ ott_ref_t workload_counter(unsigned int i)
 	return i < WORKLOAD_COUNTERS && nworkers ? counters[i] : OTT_REF_NULL;
 }
 
+int workload_register(void)
+{
+	return counter_factory.cur ? 0 : factory_init(&counter_factory, &counter_v1_class);
+}
+
 void workload_start(void)
 {
 	unsigned int n = nharts_online * WORKLOAD_WORKERS_PER_HART;
-	int err = factory_init(&counter_factory, &counter_v1_class);
+	int err = workload_register();
 
 	for (unsigned int i = 0; !err && i < WORKLOAD_COUNTERS; i++)
 		err = factory_create(&counter_factory, NULL, &counters[i]);

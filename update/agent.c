@@ -13,6 +13,11 @@
  * applied (or while the engine still watches the last one) gets 409. A
  * garbage request gets 400 and the connection is closed. Nothing here
  * blocks the network thread.
+ *
+ * Pulled packs (update/pull.c) enter through agent_pull_claim() and
+ * agent_submit_pack() at the end of this file: the same slot, the same
+ * ota thread and verify_and_apply(), with callbacks instead of an HTTP
+ * answer.
  */
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +33,7 @@
 #include <kernel/log.h>
 #include <kernel/spinlock.h>
 #include <kernel/errno.h>
+#include <kernel/persist.h>
 
 #define MAX_CONNS	4
 #define NEVENTS		8
@@ -38,12 +44,13 @@
 enum lwm2m_state { ST_IDLE, ST_DOWNLOADING, ST_DOWNLOADED, ST_UPDATING };
 enum lwm2m_result {
 	RES_INITIAL = 0, RES_SUCCESS = 1, RES_NO_STORAGE = 2, RES_NO_MEMORY = 3,
-	RES_CONN_LOST = 4, RES_INTEGRITY = 5, RES_UNSUPPORTED = 6, RES_FAILED = 8,
+	RES_CONN_LOST = 4, RES_INTEGRITY = 5, RES_UNSUPPORTED = 6, RES_INVALID_URI = 7,
+	RES_FAILED = 8,
 };
 
 static const char *const state_names[] = { "idle", "downloading", "downloaded", "updating" };
 static const char *const result_names[] = {
-	"initial", "success", "not-enough-storage", "out-of-memory", "connection-lost",
+	"initial", "success", "not-enough-flash", "out-of-memory", "connection-lost",
 	"integrity-failure", "unsupported-package", "invalid-uri", "update-failed",
 };
 
@@ -63,6 +70,9 @@ struct job {
 	size_t size;
 	int http;
 	char body[512];
+	const struct agent_pull_ops *pull;	/* a pulled pack: tell pull.c, not a connection */
+	void *pull_arg;
+	char source[16];
 };
 
 static struct conn conns[MAX_CONNS];
@@ -97,7 +107,7 @@ static void set_state(enum lwm2m_state s)
 	spin_unlock(&agent_lock);
 }
 
-static void set_result(enum lwm2m_result r, const char *why)
+static void set_result_state(enum lwm2m_result r, const char *why)
 {
 	spin_lock(&agent_lock);
 	result = r;
@@ -105,6 +115,20 @@ static void set_result(enum lwm2m_result r, const char *why)
 	reason[sizeof(reason) - 1] = '\0';
 	state = ST_IDLE;
 	spin_unlock(&agent_lock);
+}
+
+/* LwM2M wants the result to survive a restart: the network thread must not wait for it. */
+static void set_result(enum lwm2m_result r, const char *why)
+{
+	set_result_state(r, why);
+	persist_save_state(ST_IDLE, (uint8_t)r, why);
+}
+
+/* The ota thread answers a push only once its result is durable. */
+static void set_result_durable(enum lwm2m_result r, const char *why)
+{
+	set_result_state(r, why);
+	persist_save_state_now(ST_IDLE, (uint8_t)r, why);
 }
 
 static enum lwm2m_result lwm2m_of(enum update_result r)
@@ -116,6 +140,9 @@ static enum lwm2m_result lwm2m_of(enum update_result r)
 		return RES_INTEGRITY;
 	case UPDATE_ERR_NOMEM:
 		return RES_NO_MEMORY;
+	case UPDATE_ERR_NOSPACE:
+		return RES_NO_STORAGE;
+	case UPDATE_ERR_STORAGE:
 	case UPDATE_ERR_LINK:
 	case UPDATE_ERR_SELFTEST:
 	case UPDATE_ERR_TIMEOUT:
@@ -173,6 +200,7 @@ static void upload_abort(struct conn *c, const char *why)
 static bool upload_start(struct conn *c)
 {
 	long long len = c->req.content_length;
+	struct persist_summary ps;
 	unsigned int order;
 	bool busy;
 
@@ -186,6 +214,15 @@ static bool upload_start(struct conn *c)
 	if (busy) {
 		klog("ota", "rejected reason=busy detail=\"an update is in progress\"");
 		respond_error(c, 409, "busy", "an update is in progress");
+		return false;
+	}
+	persist_get_summary(&ps);
+	if (ps.persistent && (uint64_t)len > ps.max_pack) {
+		/* It could never be journaled: say so before it is sent. */
+		klog("ota", "rejected reason=no-space bytes=%lld max_pack=%lu", len,
+		     (unsigned long)ps.max_pack);
+		set_result(RES_NO_STORAGE, "no-space");
+		respond_error(c, 507, result_names[RES_NO_STORAGE], "the journal has no room for it");
 		return false;
 	}
 	order = page_order_for((size_t)len);
@@ -351,6 +388,7 @@ static void add_class(struct factory *f, void *arg)
 static size_t status_json(char *out, size_t len)
 {
 	struct json_buf j = { out, len, 0, true };
+	struct persist_summary ps;
 
 	j.n = (size_t)snprintf(out, len, "{\"abi\": \"%s\", \"board\": \"%s\", \"classes\": {",
 			       KERNEL_ABI, PLAT_NAME);
@@ -367,8 +405,16 @@ static size_t status_json(char *out, size_t len)
 					(nevents > NEVENTS && i == nevents - NEVENTS) ? "" : ", ",
 					events[i % NEVENTS]);
 	spin_unlock(&agent_lock);
+	persist_get_summary(&ps);
 	if (j.n < len)
-		j.n += (size_t)snprintf(out + j.n, len - j.n, "]}\n");
+		j.n += (size_t)snprintf(out + j.n, len - j.n,
+					"], \"persistent\": %s, \"safe_mode\": %s, \"journal\": "
+					"{\"entries\": %u, \"committed\": %u, \"used\": %lu, "
+					"\"free\": %lu, \"max_pack\": %lu}}\n",
+					ps.persistent ? "true" : "false",
+					ps.safe_mode ? "true" : "false", ps.entries, ps.committed,
+					(unsigned long)ps.used, (unsigned long)ps.free,
+					(unsigned long)ps.max_pack);
 	return j.n < len ? j.n : len - 1;
 }
 
@@ -389,10 +435,14 @@ static void answer_on_net(struct net_stack *ns, void *arg)
 }
 
 /* The engine's checks passed (signature, hashes, chain): linking comes next. */
+static void pull_verified_on_net(struct net_stack *ns, void *arg);
+
 static void on_verified(uint32_t seq, unsigned int steps)
 {
 	klog("ota", "verified seq=%u steps=%u", seq, steps);
 	set_state(ST_UPDATING);
+	if (job.pull)
+		netif_run(pull_verified_on_net, &job);
 }
 
 static enum update_result verify_and_apply(struct job *jb, char *err, size_t errlen)
@@ -418,6 +468,8 @@ static enum update_result verify_and_apply(struct job *jb, char *err, size_t err
 	return r;
 }
 
+static void pull_finished(enum lwm2m_result res, const char *why);
+
 static void ota_main(void *arg)
 {
 	for (;;) {
@@ -432,12 +484,17 @@ static void ota_main(void *arg)
 		r = verify_and_apply(&job, err, sizeof(err));
 		if (r != UPDATE_OK)
 			klog("ota", "rejected reason=%s detail=\"%s\"", update_result_name(r), err);
-		set_result(lwm2m_of(r), update_result_name(r));
+		set_result_durable(lwm2m_of(r), update_result_name(r));
 		event("seq=%u %s", update_last_seq(), update_result_name(r));
-		job.http = r == UPDATE_OK ? 200 : r == UPDATE_ERR_BUSY ? 409 : 422;
+		job.http = r == UPDATE_OK ? 200 : r == UPDATE_ERR_BUSY ? 409
+			 : r == UPDATE_ERR_NOSPACE ? 507 : r == UPDATE_ERR_STORAGE ? 500 : 422;
 		snprintf(job.body, sizeof(job.body),
 			 "{\"result\": \"%s\", \"reason\": \"%s\", \"seq\": %u, \"detail\": \"%s\"}\n",
 			 result_names[lwm2m_of(r)], update_result_name(r), update_last_seq(), err);
+		if (job.pull) {
+			pull_finished(lwm2m_of(r), update_result_name(r));
+			continue;
+		}
 		klog("ota", "result=%s http=%d", update_result_name(r), job.http);
 		spin_lock(&agent_lock);
 		page_free(job.pack, job.order);
@@ -459,8 +516,108 @@ static void listen_on_net(struct net_stack *ns, void *arg)
 
 void agent_start(void)
 {
+	uint8_t st, res;
+
 	if (!netif_stack())
 		return;
+	if (persist_saved_state(&st, &res, reason, sizeof(reason)) && res <= RES_FAILED)
+		result = (enum lwm2m_result)res;	/* the state itself restarts idle */
 	thread_create("ota", ota_main, NULL, THREAD_ANY_HART);
 	netif_run(listen_on_net, NULL);
+}
+
+/* --- pulled packs (update/pull.c) ----------------------------------------- */
+
+/* What the ota thread hands to the network thread: the slot may be reused by then. */
+static struct {
+	const struct agent_pull_ops *ops;
+	void *arg;
+	int result;
+	char reason[32];
+} pull_done;
+
+/* If the update already finished (job.pull is gone), done() follows and says it all. */
+static void pull_verified_on_net(struct net_stack *ns, void *arg)
+{
+	struct job *jb = arg;
+	const struct agent_pull_ops *ops;
+	void *parg;
+
+	spin_lock(&agent_lock);
+	ops = jb->pull;
+	parg = jb->pull_arg;
+	spin_unlock(&agent_lock);
+	if (ops && ops->verified)
+		ops->verified(parg);
+}
+
+static void pull_done_on_net(struct net_stack *ns, void *arg)
+{
+	pull_done.ops->done(pull_done.arg, pull_done.result, pull_done.reason);
+}
+
+/* The ota thread: the result is durable; free the slot and tell pull.c. */
+static void pull_finished(enum lwm2m_result res, const char *why)
+{
+	klog("ota", "result=%s source=%s", why, job.source);
+	pull_done.ops = job.pull;
+	pull_done.arg = job.pull_arg;
+	pull_done.result = (int)res;
+	strncpy(pull_done.reason, why, sizeof(pull_done.reason) - 1);
+	spin_lock(&agent_lock);
+	page_free(job.pack, job.order);
+	job.pack = NULL;
+	job.pull = NULL;
+	spin_unlock(&agent_lock);
+	netif_run(pull_done_on_net, NULL);
+}
+
+int agent_pull_claim(void)
+{
+	bool busy;
+
+	spin_lock(&agent_lock);
+	busy = job.pack || state != ST_IDLE || update_busy;
+	if (!busy)
+		state = ST_DOWNLOADING;
+	spin_unlock(&agent_lock);
+	return busy ? -KE_BUSY : 0;
+}
+
+void agent_pull_refuse(int result, const char *reason, uint32_t job_seq)
+{
+	klog("ota", "rejected reason=%s job=%u", reason, job_seq);
+	event("job=%u %s", job_seq, reason);
+	set_result((enum lwm2m_result)result, reason);
+}
+
+int agent_submit_pack(void *pack, unsigned int order, size_t size, const char *source,
+		      const struct agent_pull_ops *ops, void *arg)
+{
+	if (!pack || !size || !ops || !ops->done)
+		return -KE_INVAL;
+	spin_lock(&agent_lock);
+	if (job.pack || state != ST_DOWNLOADING) {
+		spin_unlock(&agent_lock);
+		return -KE_BUSY;	/* not claimed with agent_pull_claim() */
+	}
+	job.pack = pack;
+	job.order = order;
+	job.size = size;
+	job.conn = NULL;
+	job.pull = ops;
+	job.pull_arg = arg;
+	strncpy(job.source, source ? source : "pull", sizeof(job.source) - 1);
+	job.source[sizeof(job.source) - 1] = '\0';
+	state = ST_DOWNLOADED;
+	spin_unlock(&agent_lock);
+	klog("ota", "downloaded bytes=%zu source=%s", size, job.source);
+	__atomic_store_n(&job_ready, true, __ATOMIC_RELEASE);
+	waitq_wake_all(&job_wq);
+	return 0;
+}
+
+size_t agent_status_json(char *out, size_t len)
+{
+	return status_json(out, len);
 }

@@ -40,6 +40,7 @@
 #include <kernel/errno.h>
 #include <kernel/export.h>
 #include <kernel/stw.h>
+#include <kernel/persist.h>
 
 #define QUIESCE_TIMEOUT_US	2000000
 #define SELFTEST_TIMEOUT_US	1000000
@@ -82,6 +83,8 @@ static const char *const result_names[] = {
 	[UPDATE_ERR_TIMEOUT] = "quiesce-timeout",
 	[UPDATE_ERR_BUSY] = "busy",
 	[UPDATE_ERR_ROLLED_BACK] = "rolled-back",
+	[UPDATE_ERR_NOSPACE] = "no-space",
+	[UPDATE_ERR_STORAGE] = "storage",
 };
 
 const char *update_result_name(enum update_result r)
@@ -93,6 +96,12 @@ const char *update_result_name(enum update_result r)
 uint32_t update_last_seq(void)
 {
 	return last_seq;
+}
+
+void update_raise_floor(uint32_t seq)
+{
+	if (seq > last_seq)
+		last_seq = seq;
 }
 
 uint32_t update_class_version(const char *class_name)
@@ -456,10 +465,21 @@ enum update_result update_apply_pack_flags(const void *pack, size_t size, unsign
 	if (__atomic_exchange_n(&update_busy, 1, __ATOMIC_ACQ_REL))
 		return UPDATE_ERR_BUSY;
 	memset(rec, 0, sizeof(*rec));
+	rec->probation_us = (flags & UPDATE_REPLAY) ? update_replay_probation_us
+						    : update_probation_us;
 	r = check(rec, pack, size, err, sizeof(err));
 	memset(&update_last_timing, 0, sizeof(update_last_timing));
+	if (r == UPDATE_OK && !(flags & (UPDATE_REPLAY | UPDATE_STOP_THE_WORLD))) {
+		/* Durable before anything changes: stored, flushed, floor raised. */
+		r = persist_intent(pack, size, rec->pack.seq, err, sizeof(err));
+		rec->journaled = r == UPDATE_OK;
+		if (rec->journaled)
+			last_seq = rec->pack.seq;	/* its number is spent whatever follows */
+	}
 	if (r == UPDATE_OK)
 		r = (flags & UPDATE_STOP_THE_WORLD) ? commit_stw(rec) : commit(rec);
+	if (r != UPDATE_OK && rec->journaled)
+		persist_outcome(rec->pack.seq, false, update_result_name(r));
 	if (r == UPDATE_OK && rec->phase == REC_ROLLBACK) {
 		/* Faulted already during the eager conversion: the monitor finishes it. */
 		probation_start(rec);

@@ -15,6 +15,7 @@
 #include <kernel/ott.h>
 #include <kernel/errno.h>
 #include <kernel/uart.h>
+#include <kernel/timer.h>
 
 EXPORT_SYMBOL(memcpy);
 EXPORT_SYMBOL(memmove);
@@ -39,5 +40,7 @@ EXPORT_SYMBOL(nharts_online);
 EXPORT_SYMBOL(thread_current);
 EXPORT_SYMBOL(kernel_ott);
 EXPORT_SYMBOL(err_name);
+EXPORT_SYMBOL(panic);
+EXPORT_SYMBOL(timer_freq_hz);
 EXPORT_SYMBOL(console_push);
 

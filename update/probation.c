@@ -32,10 +32,12 @@
 #include <kernel/timer.h>
 #include <kernel/riscv.h>
 #include <kernel/defer.h>
+#include <kernel/persist.h>
 
 #define SWEEP_TIMEOUT_US	30000000
 
 uint64_t update_probation_us = 1500000;
+uint64_t update_replay_probation_us = 200000;
 static struct waitq monitor_wq = WAITQ_INIT(monitor_wq);
 static struct waitq idle_wq = WAITQ_INIT(idle_wq);
 static struct spinlock monitor_lock = SPINLOCK_INIT("update-monitor");
@@ -110,7 +112,7 @@ bool update_fault(struct trap_frame *tf)
 
 static void wait_probation(struct update_record *rec)
 {
-	uint64_t end = rdtime() + timer_us_to_ticks(update_probation_us);
+	uint64_t end = rdtime() + timer_us_to_ticks(rec->probation_us);
 
 	while (rdtime() < end && __atomic_load_n(&rec->phase, __ATOMIC_ACQUIRE) == REC_PROBATION)
 		thread_sleep_us(10000);
@@ -181,7 +183,7 @@ static void commit_probation(struct update_record *rec)
 		cv_set_state(cw->after, CV_CURRENT);
 		convert_drop_prev(cw->f);
 		klog("update", "committed class=%s version=%u probation_us=%lu",
-		     factory_class(cw->f)->name, cw->to, (unsigned long)update_probation_us);
+		     factory_class(cw->f)->name, cw->to, (unsigned long)rec->probation_us);
 	}
 }
 
@@ -217,10 +219,15 @@ static void monitor_main(void *arg)
 		work_ready = false;
 		spin_unlock(&monitor_lock);
 		wait_probation(rec);
-		if (__atomic_load_n(&rec->phase, __ATOMIC_ACQUIRE) == REC_ROLLBACK)
+		if (__atomic_load_n(&rec->phase, __ATOMIC_ACQUIRE) == REC_ROLLBACK) {
 			finish_rollback(rec);
-		else
+			if (rec->journaled)
+				persist_outcome(rec->pack.seq, false, "rolled-back");
+		} else {
 			commit_probation(rec);
+			if (rec->journaled)
+				persist_outcome(rec->pack.seq, true, NULL);
+		}
 		sweep(rec);
 		__atomic_store_n(&rec->phase, REC_IDLE, __ATOMIC_RELEASE);
 		__atomic_store_n(&update_busy, 0, __ATOMIC_RELEASE);

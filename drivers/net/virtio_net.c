@@ -1,15 +1,10 @@
 /*
  * virtio-net over virtio-mmio (QEMU virt): one receive and one transmit
- * split virtqueue. Both register layouts are handled: legacy (version 1,
- * GuestPageSize/QueuePFN, used ring 4096-aligned; what QEMU 7.2 presents
- * by default) and modern (version 2, QueueDesc/Driver/Device, with
- * VIRTIO_F_VERSION_1). Only VIRTIO_NET_F_MAC is negotiated: no offloads
- * and no mergeable buffers, so the header in front of each frame is 10
- * bytes (legacy) or 12 (modern), and is sent zeroed.
+ * split virtqueue, legacy or modern interface (the transport, shared with
+ * virtio-blk, is drivers/virtio/virtio_mmio.c). Only VIRTIO_NET_F_MAC is
+ * negotiated: no offloads and no mergeable buffers, so the header in front
+ * of each frame is 10 bytes (legacy) or 12 (modern), and is sent zeroed.
  *
- * DMA: RAM is identity mapped (VA == PA) and QEMU's DMA is coherent, so
- * buffers are handed over by address; fences order descriptor and ring
- * writes before the index update, and the index before the notify.
  * Receive: VNET_QSIZE buffers of VNET_BUF bytes are posted at probe;
  * recv() copies one used buffer out and posts it again. Transmit: send()
  * copies the frame into a free buffer; used ones are reclaimed by irq()
@@ -27,7 +22,7 @@
 #include <kernel/log.h>
 #include <kernel/errno.h>
 #include <kernel/spinlock.h>
-#include "virtio_mmio.h"
+#include "../virtio/virtio_mmio.h"
 
 #define VNET_QSIZE	32		/* descriptors per queue (at most) */
 #define VNET_BUF	2048		/* bytes per buffer: header + frame */
@@ -36,25 +31,30 @@
 #define VNET_TXQ	1
 #define VNET_MAX	4		/* devices */
 
+/* Feature bits. */
+#define VIRTIO_NET_F_MAC		5
+
+/*
+ * The header in front of every frame: 10 bytes for a legacy device
+ * without VIRTIO_NET_F_MRG_RXBUF, 12 (num_buffers added) with VERSION_1.
+ * No offloads are negotiated, so the driver sends it zeroed.
+ */
+#define VIRTIO_NET_HDR_LEGACY		10
+#define VIRTIO_NET_HDR_MODERN		12
+
+/* A queue and its buffers: descriptor i always points at buffer i. */
 struct vnet_queue {
-	uint16_t num;
-	uint16_t avail_idx;		/* our copy of avail->idx */
-	uint16_t last_used;		/* used entries consumed */
+	struct virtq vq;
 	uint16_t nfree;			/* transmit: free descriptor ids */
 	uint16_t free_ids[VNET_QSIZE];
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	volatile struct vring_used *used;
-	uint8_t *bufs;			/* num * VNET_BUF */
-	void *ring_mem;
-	unsigned int ring_order, bufs_order;
+	uint8_t *bufs;			/* vq.num * VNET_BUF */
+	unsigned int bufs_order;
 };
 
 struct virtio_net {
 	struct object obj;
-	uintptr_t base;
+	struct virtio_mmio vm;
 	uint32_t irq;
-	uint32_t version;
 	size_t hdr_len;
 	uint8_t mac[6];
 	struct spinlock lock;
@@ -62,112 +62,25 @@ struct virtio_net {
 	struct netdev_stats stats;
 };
 
-static inline uint32_t vn_rd(const struct virtio_net *vn, uint32_t off)
-{
-	return *(volatile uint32_t *)(vn->base + off);
-}
-
-static inline void vn_wr(const struct virtio_net *vn, uint32_t off, uint32_t val)
-{
-	*(volatile uint32_t *)(vn->base + off) = val;
-}
-
-/* Orders memory writes (rings) before a device register write (notify). */
-static inline void vn_io_fence(void)
-{
-	__asm__ __volatile__("fence iorw, iorw" ::: "memory");
-}
-
 /* --- rings ----------------------------------------------------------------- */
 
-static size_t vq_used_offset(uint16_t num)
+static void vn_queue_free(struct vnet_queue *q)
 {
-	size_t end = 16 * (size_t)num + 4 + 2 * (size_t)num + 2;
-
-	return (end + VRING_LEGACY_ALIGN - 1) & ~(size_t)(VRING_LEGACY_ALIGN - 1);
-}
-
-static size_t vq_ring_bytes(uint16_t num)
-{
-	return vq_used_offset(num) + 4 + 8 * (size_t)num + 2;
-}
-
-static void vq_free(struct vnet_queue *q)
-{
-	if (q->ring_mem)
-		page_free(q->ring_mem, q->ring_order);
+	virtq_free(&q->vq);
 	if (q->bufs)
 		page_free(q->bufs, q->bufs_order);
-	q->ring_mem = NULL;
 	q->bufs = NULL;
-}
-
-static int vq_alloc(struct vnet_queue *q, uint16_t num)
-{
-	uint8_t *mem;
-
-	q->num = num;
-	q->ring_order = page_order_for(vq_ring_bytes(num));
-	q->bufs_order = page_order_for((size_t)num * VNET_BUF);
-	q->ring_mem = page_alloc(q->ring_order);
-	q->bufs = page_alloc(q->bufs_order);
-	if (!q->ring_mem || !q->bufs) {
-		vq_free(q);
-		return -KE_NOMEM;
-	}
-	mem = q->ring_mem;
-	q->desc = (struct vring_desc *)mem;
-	q->avail = (struct vring_avail *)(mem + 16 * (size_t)num);
-	q->used = (volatile struct vring_used *)(mem + vq_used_offset(num));
-	q->avail_idx = 0;
-	q->last_used = 0;
-	return 0;
-}
-
-/* Makes descriptor @id available to the device (the caller notifies). */
-static void vq_post(struct vnet_queue *q, uint16_t id)
-{
-	q->avail->ring[q->avail_idx % q->num] = id;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	q->avail_idx++;
-	__atomic_store_n(&q->avail->idx, q->avail_idx, __ATOMIC_RELEASE);
-}
-
-static void vq_kick(struct virtio_net *vn, struct vnet_queue *q, uint32_t qidx)
-{
-	vn_io_fence();
-	if (!(q->used->flags & VRING_USED_F_NO_NOTIFY))
-		vn_wr(vn, VIRTIO_MMIO_QUEUE_NOTIFY, qidx);
-}
-
-/* True if the device returned a buffer we have not consumed yet. */
-static bool vq_has_used(struct vnet_queue *q)
-{
-	uint16_t idx = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
-
-	return idx != q->last_used;
-}
-
-static struct vring_used_elem vq_pop_used(struct vnet_queue *q)
-{
-	struct vring_used_elem e;
-
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	e.id = q->used->ring[q->last_used % q->num].id;
-	e.len = q->used->ring[q->last_used % q->num].len;
-	q->last_used++;
-	return e;
 }
 
 static void vn_rx_post(struct virtio_net *vn, uint16_t id)
 {
 	struct vnet_queue *q = &vn->rx;
 
-	q->desc[id].addr = (uint64_t)(uintptr_t)(q->bufs + (size_t)id * VNET_BUF);
-	q->desc[id].len = VNET_BUF;
-	q->desc[id].flags = VRING_DESC_F_WRITE;
-	q->desc[id].next = 0;
-	vq_post(q, id);
+	q->vq.desc[id].addr = (uint64_t)(uintptr_t)(q->bufs + (size_t)id * VNET_BUF);
+	q->vq.desc[id].len = VNET_BUF;
+	q->vq.desc[id].flags = VRING_DESC_F_WRITE;
+	q->vq.desc[id].next = 0;
+	virtq_post(&q->vq, id);
 }
 
 /* Takes back the transmit buffers the device is done with. Lock held. */
@@ -175,10 +88,10 @@ static void vn_tx_reclaim(struct virtio_net *vn)
 {
 	struct vnet_queue *q = &vn->tx;
 
-	while (vq_has_used(q)) {
-		struct vring_used_elem e = vq_pop_used(q);
+	while (virtq_has_used(&q->vq)) {
+		struct vring_used_elem e = virtq_pop_used(&q->vq);
 
-		if (e.id < q->num && q->nfree < q->num)
+		if (e.id < q->vq.num && q->nfree < q->vq.num)
 			q->free_ids[q->nfree++] = (uint16_t)e.id;
 	}
 }
@@ -206,12 +119,12 @@ static long virtio_net_send(struct object *self, const void *frame, size_t len)
 	buf = q->bufs + (size_t)id * VNET_BUF;
 	memset(buf, 0, vn->hdr_len);
 	memcpy(buf + vn->hdr_len, frame, len);
-	q->desc[id].addr = (uint64_t)(uintptr_t)buf;
-	q->desc[id].len = (uint32_t)(vn->hdr_len + len);
-	q->desc[id].flags = 0;
-	q->desc[id].next = 0;
-	vq_post(q, id);
-	vq_kick(vn, q, VNET_TXQ);
+	q->vq.desc[id].addr = (uint64_t)(uintptr_t)buf;
+	q->vq.desc[id].len = (uint32_t)(vn->hdr_len + len);
+	q->vq.desc[id].flags = 0;
+	q->vq.desc[id].next = 0;
+	virtq_post(&q->vq, id);
+	virtq_kick(&vn->vm, &q->vq);
 	vn->stats.tx_frames++;
 	spin_unlock(&vn->lock);
 	return 0;
@@ -238,10 +151,10 @@ static long virtio_net_recv(struct object *self, void *buf, size_t len)
 	long n = -KE_NODATA;
 
 	spin_lock(&vn->lock);
-	while (n < 0 && vq_has_used(q)) {
-		struct vring_used_elem e = vq_pop_used(q);
+	while (n < 0 && virtq_has_used(&q->vq)) {
+		struct vring_used_elem e = virtq_pop_used(&q->vq);
 
-		if (e.id >= q->num) {		/* not ours to post again */
+		if (e.id >= q->vq.num) {	/* not ours to post again */
 			vn->stats.rx_dropped++;
 			continue;
 		}
@@ -251,7 +164,7 @@ static long virtio_net_recv(struct object *self, void *buf, size_t len)
 		else
 			vn->stats.rx_frames++;
 		vn_rx_post(vn, (uint16_t)e.id);
-		vq_kick(vn, q, VNET_RXQ);
+		virtq_kick(&vn->vm, &q->vq);
 	}
 	spin_unlock(&vn->lock);
 	return n < 0 ? -KE_NODATA : n;
@@ -260,9 +173,8 @@ static long virtio_net_recv(struct object *self, void *buf, size_t len)
 static long virtio_net_irq(struct object *self)
 {
 	struct virtio_net *vn = (struct virtio_net *)self;
-	uint32_t st = vn_rd(vn, VIRTIO_MMIO_INTERRUPT_STATUS);
 
-	vn_wr(vn, VIRTIO_MMIO_INTERRUPT_ACK, st & (VIRTIO_INT_USED_RING | VIRTIO_INT_CONFIG));
+	virtio_mmio_irq_ack(&vn->vm);
 	spin_lock(&vn->lock);
 	vn->stats.irqs++;
 	vn_tx_reclaim(vn);
@@ -308,116 +220,65 @@ static const struct class virtio_net_class = {
 
 /* --- bring-up ---------------------------------------------------------------- */
 
-static void vn_status(struct virtio_net *vn, uint32_t bits)
+/* The MAC from the configuration space, else a locally administered one, unique per slot. */
+static void vn_mac_read(struct virtio_net *vn, uint64_t features)
 {
-	vn_wr(vn, VIRTIO_MMIO_STATUS, vn_rd(vn, VIRTIO_MMIO_STATUS) | bits);
-}
-
-/* Accepts MAC (and VERSION_1 on a modern device); nothing else. */
-static int vn_negotiate(struct virtio_net *vn)
-{
-	uint32_t lo, hi = 0;
-
-	vn_wr(vn, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	lo = vn_rd(vn, VIRTIO_MMIO_DEVICE_FEATURES) & (1U << VIRTIO_NET_F_MAC);
-	if (vn->version == 2) {
-		vn_wr(vn, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-		hi = vn_rd(vn, VIRTIO_MMIO_DEVICE_FEATURES) & (1U << (VIRTIO_F_VERSION_1 - 32));
-		if (!hi)
-			return -KE_NOTSUP;
-	}
-	vn_wr(vn, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	vn_wr(vn, VIRTIO_MMIO_DRIVER_FEATURES, lo);
-	vn_wr(vn, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	vn_wr(vn, VIRTIO_MMIO_DRIVER_FEATURES, hi);
-	if (vn->version == 2) {
-		vn_status(vn, VIRTIO_STATUS_FEATURES_OK);
-		if (!(vn_rd(vn, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK))
-			return -KE_NOTSUP;
-	}
-	if (lo & (1U << VIRTIO_NET_F_MAC)) {
-		for (int i = 0; i < 6; i++)
-			vn->mac[i] = *(volatile uint8_t *)(vn->base + VIRTIO_MMIO_CONFIG + i);
+	if (features & (1ULL << VIRTIO_NET_F_MAC)) {
+		for (uint32_t i = 0; i < 6; i++)
+			vn->mac[i] = virtio_mmio_config8(&vn->vm, i);
 	} else {
-		/* Locally administered, unique per slot. */
-		const uint8_t mac[6] = { 0x02, 0, 0, 0, (uint8_t)(vn->base >> 20), (uint8_t)(vn->base >> 12) };
+		const uint8_t mac[6] = { 0x02, 0, 0, 0, (uint8_t)(vn->vm.base >> 20),
+					 (uint8_t)(vn->vm.base >> 12) };
 
 		memcpy(vn->mac, mac, 6);
 	}
-	vn->hdr_len = vn->version == 2 ? VIRTIO_NET_HDR_MODERN : VIRTIO_NET_HDR_LEGACY;
-	return 0;
-}
-
-static void vn_queue_addr(struct virtio_net *vn, uint32_t lo_reg, const void *p)
-{
-	uint64_t a = (uint64_t)(uintptr_t)p;
-
-	vn_wr(vn, lo_reg, (uint32_t)a);
-	vn_wr(vn, lo_reg + 4, (uint32_t)(a >> 32));
 }
 
 static int vn_queue_setup(struct virtio_net *vn, uint32_t idx, struct vnet_queue *q)
 {
-	uint32_t max, num = VNET_QSIZE;
-	int err;
+	int err = virtq_setup(&vn->vm, &q->vq, idx, VNET_QSIZE);
 
-	vn_wr(vn, VIRTIO_MMIO_QUEUE_SEL, idx);
-	max = vn_rd(vn, VIRTIO_MMIO_QUEUE_NUM_MAX);
-	if (!max)
-		return -KE_NODEV;
-	if (vn->version == 2 && vn_rd(vn, VIRTIO_MMIO_QUEUE_READY))
-		return -KE_BUSY;
-	while (num > max)
-		num /= 2;
-	err = vq_alloc(q, (uint16_t)num);
 	if (err)
 		return err;
-	vn_wr(vn, VIRTIO_MMIO_QUEUE_NUM, num);
-	if (vn->version == 1) {
-		vn_wr(vn, VIRTIO_MMIO_QUEUE_ALIGN, VRING_LEGACY_ALIGN);
-		vn_wr(vn, VIRTIO_MMIO_QUEUE_PFN, (uint32_t)((uintptr_t)q->ring_mem >> 12));
-	} else {
-		vn_queue_addr(vn, VIRTIO_MMIO_QUEUE_DESC_LOW, q->desc);
-		vn_queue_addr(vn, VIRTIO_MMIO_QUEUE_DRIVER_LOW, q->avail);
-		vn_queue_addr(vn, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (const void *)q->used);
-		vn_wr(vn, VIRTIO_MMIO_QUEUE_READY, 1);
-	}
-	return 0;
+	q->bufs_order = page_order_for((size_t)q->vq.num * VNET_BUF);
+	q->bufs = page_alloc(q->bufs_order);
+	return q->bufs ? 0 : -KE_NOMEM;
 }
 
 static void vn_rings_fill(struct virtio_net *vn)
 {
-	for (uint16_t i = 0; i < vn->rx.num; i++)
+	for (uint16_t i = 0; i < vn->rx.vq.num; i++)
 		vn_rx_post(vn, i);
-	vn->tx.nfree = vn->tx.num;
-	for (uint16_t i = 0; i < vn->tx.num; i++)
-		vn->tx.free_ids[i] = (uint16_t)(vn->tx.num - 1 - i);
+	vn->tx.nfree = vn->tx.vq.num;
+	for (uint16_t i = 0; i < vn->tx.vq.num; i++)
+		vn->tx.free_ids[i] = (uint16_t)(vn->tx.vq.num - 1 - i);
 }
 
-/* Reset, negotiate, queues, buffers, DRIVER_OK (virtio 1.2, 3.1.1). */
+/*
+ * Reset, negotiate (MAC only: no offloads, no mergeable buffers), queues,
+ * buffers, DRIVER_OK.
+ */
 static int vn_device_init(struct virtio_net *vn)
 {
+	uint64_t features;
 	int err;
 
-	vn_wr(vn, VIRTIO_MMIO_STATUS, 0);
-	vn_status(vn, VIRTIO_STATUS_ACK);
-	vn_status(vn, VIRTIO_STATUS_DRIVER);
-	err = vn_negotiate(vn);
-	if (!err && vn->version == 1)
-		vn_wr(vn, VIRTIO_MMIO_GUEST_PAGE_SIZE, 4096);
+	err = virtio_mmio_start(&vn->vm, 1ULL << VIRTIO_NET_F_MAC, &features);
 	if (!err)
 		err = vn_queue_setup(vn, VNET_RXQ, &vn->rx);
 	if (!err)
 		err = vn_queue_setup(vn, VNET_TXQ, &vn->tx);
 	if (err) {
-		vn_status(vn, VIRTIO_STATUS_FAILED);
-		vq_free(&vn->rx);
-		vq_free(&vn->tx);
+		virtio_mmio_fail(&vn->vm);
+		vn_queue_free(&vn->rx);
+		vn_queue_free(&vn->tx);
 		return err;
 	}
+	vn_mac_read(vn, features);
+	vn->hdr_len = vn->vm.version == 2 ? VIRTIO_NET_HDR_MODERN : VIRTIO_NET_HDR_LEGACY;
 	vn_rings_fill(vn);
-	vn_status(vn, VIRTIO_STATUS_DRIVER_OK);
-	vq_kick(vn, &vn->rx, VNET_RXQ);
+	virtio_mmio_ready(&vn->vm);
+	virtq_kick(&vn->vm, &vn->rx.vq);
 	return 0;
 }
 
@@ -427,26 +288,19 @@ static int nvnets;
 
 static int virtio_net_probe(const void *fdt, int node, int match)
 {
+	struct virtio_mmio vm;
 	struct virtio_net *vn;
-	uint64_t base, size;
 	ott_ref_t ref;
 	int err;
 
-	err = dt_reg(fdt, node, 0, &base, &size);
+	/* An empty slot or another kind of virtio device: not ours, quietly. */
+	err = virtio_mmio_match(fdt, node, VIRTIO_ID_NET, &vm);
 	if (err)
-		return err;
-	if (*(volatile uint32_t *)(uintptr_t)base != VIRTIO_MMIO_MAGIC_VALUE)
-		return -KE_NODEV;
-	/* An empty slot (id 0) or another kind of virtio device: not ours, quietly. */
-	if (*(volatile uint32_t *)(uintptr_t)(base + VIRTIO_MMIO_DEVICE_ID) != VIRTIO_ID_NET)
-		return 0;
+		return err > 0 ? 0 : err;
 	if (nvnets >= VNET_MAX)
 		return -KE_NOSPC;
 	vn = &vnets[nvnets];
-	vn->base = (uintptr_t)base;
-	vn->version = vn_rd(vn, VIRTIO_MMIO_VERSION);
-	if (vn->version != 1 && vn->version != 2)
-		return -KE_NOTSUP;
+	vn->vm = vm;
 	dt_irq(fdt, node, 0, &vn->irq);
 	spin_init(&vn->lock, "virtio-net");
 	err = vn_device_init(vn);
@@ -454,14 +308,15 @@ static int virtio_net_probe(const void *fdt, int node, int match)
 		return err;
 	err = driver_publish(&virtio_net_factory, &virtio_net_class, &vn->obj, &ref);
 	if (err) {
-		vn_wr(vn, VIRTIO_MMIO_STATUS, 0);	/* reset: the device lets go of the rings */
-		vq_free(&vn->rx);
-		vq_free(&vn->tx);
+		virtio_mmio_reset(&vn->vm);	/* the device lets go of the rings */
+		vn_queue_free(&vn->rx);
+		vn_queue_free(&vn->tx);
 		return err;
 	}
 	nvnets++;
-	klog("virtio-net", "bound base=%#lx %s irq=%u rxq=%u txq=%u hdr=%zu", (unsigned long)base,
-	     vn->version == 1 ? "legacy" : "modern", vn->irq, vn->rx.num, vn->tx.num, vn->hdr_len);
+	klog("virtio-net", "bound base=%#lx %s irq=%u rxq=%u txq=%u hdr=%zu",
+	     (unsigned long)vm.base, vm.version == 1 ? "legacy" : "modern", vn->irq,
+	     vn->rx.vq.num, vn->tx.vq.num, vn->hdr_len);
 	netdev_attach(ref, vn->irq);
 	return 0;
 }

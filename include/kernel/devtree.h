@@ -51,6 +51,35 @@ int dt_reg(const void *fdt, int node, int idx, uint64_t *base, uint64_t *size);
 /* Entry @idx of the node's `interrupts` (one cell each, as PLIC sources are). */
 int dt_irq(const void *fdt, int node, int idx, uint32_t *irq);
 
+struct dt_partition {
+	uint64_t offset;	/* from the start of the flash */
+	uint64_t size;
+	bool read_only;		/* the partition has `read-only` */
+	int node;
+};
+
+/*
+ * The partition labelled @label in the `fixed-partitions` child of flash
+ * node @flash (the MTD partitions binding), checked to lie within a device
+ * of @dev_size bytes. Partitions without a `label` never match.
+ *   -KE_NOENT  no fixed-partitions node, or no partition with that label
+ *   -KE_EXIST  more than one partition carries the label
+ *   -KE_INVAL  missing or bad #address-cells/#size-cells, a reg that is not
+ *              exactly one entry, or a size of 0
+ *   -KE_RANGE  the partition wraps or ends beyond @dev_size
+ */
+int dt_partition_by_label(const void *fdt, int flash, const char *label, uint64_t dev_size,
+			  struct dt_partition *out);
+
+/*
+ * Whether [@off, @off + @size) overlaps a partition of @flash's
+ * fixed-partitions: 1 (its node in *@part, which may be NULL), 0 when it
+ * overlaps none or there is no fixed-partitions node, or a negative code
+ * when any partition's reg is malformed (as for dt_partition_by_label()).
+ */
+int dt_partition_overlap(const void *fdt, int flash, uint64_t dev_size, uint64_t off,
+			 uint64_t size, int *part);
+
 /* RAM from every /memory node; returns the count or a negative code. */
 int dt_memory(const void *fdt, struct dt_range *out, int max);
 

@@ -108,4 +108,11 @@ int storage_selftest(void);
 /* Console `storage`: the state device, its geometry and counters. */
 void storage_show(void);
 
+/*
+ * Console `storage <args>`: "" shows, `read <off> [len]`, `erase <off>` (one
+ * erase block), `program <off> <text>`, `flush` act on the state device
+ * directly (bring-up and tests; bypasses the journal).
+ */
+void storage_command(const char *args);
+
 #endif

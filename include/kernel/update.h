@@ -60,6 +60,8 @@ enum update_result {
 	UPDATE_ERR_TIMEOUT,		/* quiescence not reached: nothing changed */
 	UPDATE_ERR_BUSY,		/* another update in progress */
 	UPDATE_ERR_ROLLED_BACK,		/* applied, then faulted and rolled back */
+	UPDATE_ERR_NOSPACE,		/* the journal has no room for the pack */
+	UPDATE_ERR_STORAGE,		/* the journal could not be written */
 };
 
 const char *update_result_name(enum update_result r);
@@ -72,6 +74,11 @@ enum update_result update_apply_pack(const void *pack, size_t size);
  * do, with every other hart stopped, no quiescence, no probation.
  */
 #define UPDATE_STOP_THE_WORLD	(1U << 0)
+/*
+ * Boot replay of a journaled pack (update/persist.c): every check as
+ * usual, not journaled again, a shorter probation.
+ */
+#define UPDATE_REPLAY		(1U << 1)
 enum update_result update_apply_pack_flags(const void *pack, size_t size, unsigned int flags);
 
 /* Figures of the last applied pack, for benchmarks. */
@@ -98,5 +105,7 @@ const char *update_last_detail(void);
 uint32_t update_class_version(const char *class_name);
 /* Last accepted pack sequence number. */
 uint32_t update_last_seq(void);
+/* Raises it to the journal's floor after boot replay (never lowers it). */
+void update_raise_floor(uint32_t seq);
 
 #endif

@@ -47,6 +47,8 @@ struct update_record {
 	unsigned int nclasses;
 	volatile int phase;
 	char reason[96];		/* why it rolled back */
+	uint64_t probation_us;
+	bool journaled;			/* its outcome goes to the journal */
 };
 
 extern struct update_record update_rec;
@@ -80,7 +82,8 @@ void blackout_stats_reset(void);
 bool update_fault(struct trap_frame *tf);
 /* Waits until no pack is in flight (probation over, sweep done). */
 void update_wait_idle(void);
-/* Probation length; tests and the demo may shorten it. */
+/* Probation length; tests and the demo may shorten it. Boot replay uses the second. */
 extern uint64_t update_probation_us;
+extern uint64_t update_replay_probation_us;
 
 #endif

@@ -5,4 +5,6 @@ PLAT_LOAD_ADDR  := 0x80200000
 PLAT_MAX_HARTS  := 8
 PLAT_QEMU_MACHINE :=
 PLAT_UBOOT      :=
+# Its state lives in the board's SPI NOR flash; no image to make here.
+PLAT_STATE_SIZE :=
 

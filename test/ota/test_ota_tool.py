@@ -538,6 +538,20 @@ def test_status_table(agents, small_pack):
     assert "update: applied class=counter from=1 to=2" in out
 
 
+def test_status_shows_the_journal(agents):
+    a = agents(extra={"persistent": True, "safe_mode": False,
+                      "journal": {"entries": 3, "committed": 2, "used": 20480,
+                                  "free": 3 * 1048576, "max_pack": 1048576}})
+    out = run("status", a.addr, check=0).stdout
+    assert "persistent   yes: 3 entries (2 committed), used 20.0 KiB, free 3.0 MiB, " \
+           "largest pack 1.0 MiB" in out
+    assert "SAFE MODE" not in out
+    a.extra.update({"safe_mode": True})
+    assert "SAFE MODE" in run("status", a.addr, check=0).stdout
+    a.extra.update({"persistent": False})
+    assert "persistent   no (volatile" in run("status", a.addr, check=0).stdout
+
+
 def test_status_json_is_the_raw_document(agents):
     a = agents()
     r = run("status", a.addr, "--json", check=0)

@@ -13,6 +13,12 @@ Log lines (docs: /work/shared/DESIGN.md, "The UART log"):
     [<sec>.<usec>] h<hart> <subsystem>: <message> key=value ...
 `parse_line()` turns one into a `LogLine`.
 
+State image (the journal's storage): `Qemu(..., state="path/to/img")`
+attaches it the board's way (qemu-virt: a virtio-blk disk; sifive_u: the
+SPI NOR flash, -drive if=mtd), `state_readonly=True` read-only;
+`make_state_image(board, path)` makes an empty one of the board's size and
+fill (what `make run STATE=fresh` makes).
+
 Direct boot (default):  OpenSBI fw_dynamic as -bios, build/<board>/kernel.elf
 as -kernel, the kernel arguments as -append. Other boot paths (U-Boot) pass
 `bios=`, `kernel=None`, `append=None`, `drives=[...]`, `extra_args=[...]`,
@@ -51,6 +57,18 @@ class Board:
     mem: str                  # default -m
     extra: tuple = ()         # always-on QEMU options
     no_smode_hartids: tuple = ()   # harts that the kernel must skip (E51)
+    # The state image (platform/<board>/platform.mk: PLAT_STATE_*): bytes,
+    # fill byte of an empty one, and the QEMU options ({img}, {ro} filled in).
+    state_size: int = 0
+    state_fill: int = 0x00
+    state_opts: tuple = ()
+
+    def state_args(self, img, readonly=False):
+        if not self.state_opts:
+            raise ValueError(f"board {self.name} has no state device")
+        ro = ",readonly=on" if readonly else ""
+        img = str(img).replace(",", ",,")      # QEMU option syntax
+        return [o.format(img=img, ro=ro) for o in self.state_opts]
 
     def expected_harts(self, smp):
         return smp - len([h for h in self.no_smode_hartids if h < smp])
@@ -63,13 +81,40 @@ class Board:
         return os.path.join(REPO_ROOT, "build", self.name, "kernel.elf")
 
 
+MIB = 1024 * 1024
+
 BOARDS = {
-    "qemu-virt": Board("qemu-virt", "virt", 4, "256M"),
+    "qemu-virt": Board("qemu-virt", "virt", 4, "256M",
+                       state_size=64 * MIB, state_fill=0x00,
+                       state_opts=("-drive", "if=none,id=state,format=raw,file={img}{ro}",
+                                   "-device", "virtio-blk-device,drive=state")),
     # SBI SRST shutdown is not supported there: the kernel asks for a cold
-    # reboot and -no-reboot turns that into a QEMU exit.
+    # reboot and -no-reboot turns that into a QEMU exit. The state lives in
+    # the SPI NOR flash (is25wp256: 32 MiB, erased = 0xff).
     "hifive-unleashed": Board("hifive-unleashed", "sifive_u", 5, "512M",
-                              extra=("-no-reboot",), no_smode_hartids=(0,)),
+                              extra=("-no-reboot",), no_smode_hartids=(0,),
+                              state_size=32 * MIB, state_fill=0xff,
+                              state_opts=("-drive", "if=mtd,format=raw,file={img}{ro}")),
 }
+
+
+def make_state_image(board, path, size=None, fill=None):
+    """An empty state image for `board` (a key of BOARDS) at `path`: the
+    board's size and fill unless given (0x00 is made sparse). Returns path."""
+    b = BOARDS[board]
+    size = b.state_size if size is None else size
+    fill = b.state_fill if fill is None else fill
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as f:
+        if fill == 0:
+            f.truncate(size)
+        else:
+            chunk = bytes([fill]) * MIB
+            left = size
+            while left > 0:
+                f.write(chunk[:min(left, len(chunk))])
+                left -= len(chunk)
+    return path
 
 # --- log lines -------------------------------------------------------------
 
@@ -167,7 +212,7 @@ class Qemu:
                  bios=OPENSBI_FW_DYNAMIC, kernel="default", append="default",
                  drives=(), extra_args=(), cmd=None, console=True,
                  hard_timeout=DEFAULT_HARD_TIMEOUT, name=None, log_dir=LOG_DIR,
-                 env=None):
+                 env=None, state=None, state_readonly=False):
         """
         board        key of BOARDS (machine, default -smp/-m, board quirks)
         smp, mem     override the board's defaults
@@ -178,7 +223,10 @@ class Qemu:
         drives       list of -drive specifications
         extra_args   more QEMU arguments, appended last
         cmd          a complete QEMU argv; replaces everything above
-                     except the console options
+                     except the console options and the state image
+        state        path of a state image to attach the board's way
+                     (after everything above, so after a U-Boot boot
+                     disk in `cmd`); state_readonly: read-only
         console      add `-serial stdio -display none -monitor none`
         hard_timeout seconds after start() when QEMU is killed regardless
         name         log file name: <log_dir>/<name>.log
@@ -205,6 +253,8 @@ class Qemu:
             for d in drives:
                 argv += ["-drive", d]
             argv += list(extra_args)
+        if state is not None:
+            argv += self.board.state_args(state, state_readonly)
         if not any(a in ("-nic", "-netdev", "-net") for a in argv):
             # QEMU's default would be an unrestricted user network (sifive_u's GEM).
             argv += ["-nic", "none"]

@@ -39,7 +39,7 @@ KEY_NAME = "dev"
 LWM2M = {"ok": "success", "integrity": "integrity-failure", "nomem": "out-of-memory",
          "link": "update-failed", "selftest": "update-failed", "quiesce-timeout": "update-failed",
          "rolled-back": "update-failed", "busy": "update-failed"}
-LWM2M_CODE = {"initial": 0, "success": 1, "not-enough-storage": 2, "out-of-memory": 3,
+LWM2M_CODE = {"initial": 0, "success": 1, "not-enough-flash": 2, "out-of-memory": 3,
               "connection-lost": 4, "integrity-failure": 5, "unsupported-package": 6,
               "update-failed": 8}
 

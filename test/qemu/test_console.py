@@ -70,7 +70,8 @@ def test_unknown_command(console):
     q.send("frobnicate\n")
     q.wait_for(r"  unknown command 'frobnicate' \(try help\)$", timeout=15)
     q.send("help\n")
-    q.wait_for(r"  commands: help harts threads mem ott fault", timeout=15)
+    q.wait_for(r"  commands: help harts threads mem ott storage \[read\|erase\|program\|flush\] "
+               r"journal \[erase\] fault ", timeout=15)
 
 
 def test_echo_and_backspace(console):

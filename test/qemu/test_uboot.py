@@ -21,7 +21,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_qemu import REPO_ROOT, Qemu  # noqa: E402
+from kernel_qemu import REPO_ROOT, Qemu, make_state_image  # noqa: E402
 
 BOARD = "qemu-virt"
 OUT = os.path.join(REPO_ROOT, "build", BOARD)
@@ -50,8 +50,9 @@ def build_disk(args):
     return DISK
 
 
-def qemu_uboot_argv():
-    out = make("print-qemu-uboot", "SMP=4", "MEM=256M", "NET=none").stdout.strip().splitlines()
+def qemu_uboot_argv(*overrides):
+    out = make("print-qemu-uboot", "SMP=4", "MEM=256M", "NET=none",
+               *overrides).stdout.strip().splitlines()
     argv = shlex.split(out[-1])
     assert argv and argv[0].endswith("qemu-system-riscv64"), out
     return argv
@@ -97,9 +98,16 @@ def test_disk_partition_table():
     assert magic == b"\x53\xef", "no ext2 filesystem at the partition start"
 
 
-def test_uboot_boots_fit_kernel():
+def test_uboot_boots_fit_kernel(tmp_path):
+    """With a state disk as `make run BOOT=uboot` attaches it (after the boot
+    disk, which U-Boot must see as virtio 0): the kernel binds the boot disk
+    read-only and never writes it, and the state disk becomes its state device."""
     build_disk(SHUTDOWN_ARGS)
-    argv = qemu_uboot_argv()
+    state = make_state_image(BOARD, str(tmp_path / "state.img"))
+    with open(DISK, "rb") as f:
+        disk_before = f.read()
+    argv = qemu_uboot_argv(f"STATE_IMG={state}")
+    assert f"file={state}" in " ".join(argv), argv
     with Qemu(BOARD, cmd=argv, hard_timeout=HARD_TIMEOUT, name="uboot-qemu-virt") as q:
         q.wait_for(r"^OpenSBI v\d", timeout=30)
         q.wait_for(r"^U-Boot 20\d\d\.\d\d", timeout=30)
@@ -115,6 +123,11 @@ def test_uboot_boots_fit_kernel():
         # bootm passes a1 = U-Boot's devicetree, not a null pointer
         assert int(hit.entry.kv["fdt"], 16) != 0, hit.line
         q.wait_for(r"\] h\d+ boot: ready harts=4 board=qemu-virt\b", timeout=30)
+        blks = q.log("virtio-blk", "bound")
+        assert [(e.kv["ro"], e.int("capacity")) for e in blks] == \
+            [("1", os.path.getsize(DISK)), ("0", os.path.getsize(state))], q.tail()
+        st = q.log("storage", "state device")
+        assert len(st) == 1 and st[0].int("size") == os.path.getsize(state), q.tail()
         q.wait_for(r"\] h\d+ workload: heartbeat .*\bmatch=yes\b", timeout=30)
         q.wait_for(r"\] h\d+ boot: shutdown\b", timeout=40)
         rc = q.wait_exit(timeout=30)
@@ -122,6 +135,8 @@ def test_uboot_boots_fit_kernel():
         assert not q.killed, q.status()
         assert not q.find(r"match=(?!yes)"), q.tail()
         assert not q.find(r"\b(panic|PANIC)\b"), q.tail()
+    with open(DISK, "rb") as f:
+        assert f.read() == disk_before, "the read-only boot disk changed"
 
 
 def test_uboot_refuses_corrupted_fit():
@@ -144,7 +159,8 @@ def test_uboot_refuses_corrupted_fit():
     overrides = [f"UBOOT_ITB={bad_itb}", f"UBOOT_DIR={bad_dir}/uboot",
                  f"UBOOT_DISK={bad_dir}/disk.img"]
     make(f"{bad_dir}/disk.img", *overrides, args=SHUTDOWN_ARGS)
-    argv = shlex.split(make("print-qemu-uboot", "SMP=4", "MEM=256M", "NET=none", *overrides)
+    argv = shlex.split(make("print-qemu-uboot", "SMP=4", "MEM=256M", "NET=none", "STATE=none",
+                            *overrides)
                        .stdout.strip().splitlines()[-1])
     assert f"file={bad_dir}/disk.img," in " ".join(argv)
     with Qemu(BOARD, cmd=argv, hard_timeout=60, name="uboot-qemu-virt-bad-fit") as q:

@@ -6,6 +6,9 @@
  * edited with libfdt the way OpenSBI edits them (reserved-memory, hart
  * status) or broken on purpose (truncation, bad magic, bad lengths).
  * The expected values were read off `dtc -I dtb -O dts` of the dumps.
+ * Flash partitions come from test/unit/dts/spi-nor-parts.dts (compiled by
+ * dtc in the unit build): a good layout and one flash node per malformed
+ * case.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +25,7 @@
 
 #define SLACK	4096	/* room for the edits a test makes to a copy */
 
-static void *virt1, *virt4, *sifive;
+static void *virt1, *virt4, *sifive, *parts;
 
 static void *load(const char *name)
 {
@@ -54,6 +57,7 @@ static int setup(void **state)
 	virt1 = load("virt-smp1.dtb");
 	virt4 = load("virt-smp4.dtb");
 	sifive = load("sifive_u-smp5.dtb");
+	parts = load("spi-nor-parts.dtb");
 	return 0;
 }
 
@@ -62,6 +66,7 @@ static int teardown(void **state)
 	free(virt1);
 	free(virt4);
 	free(sifive);
+	free(parts);
 	return 0;
 }
 
@@ -744,6 +749,121 @@ static void test_reg_default_cells(void **state)
 	free(fdt);
 }
 
+/* --- flash partitions ------------------------------------------------ */
+
+#define MIB	(1024ull * 1024)
+#define FLASH	(32 * MIB)
+
+static int flash(const char *unit)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/spi@10040000/flash@%s", unit);
+	return node(parts, path);
+}
+
+static int by_label(const char *unit, uint64_t dev_size, struct dt_partition *p)
+{
+	return dt_partition_by_label(parts, flash(unit), "ota-state", dev_size, p);
+}
+
+static void test_partition_found(void **state)
+{
+	struct dt_partition p;
+	const char *name;
+
+	assert_int_equal(by_label("0", FLASH, &p), 0);
+	assert_int_equal(p.offset, 16 * MIB);
+	assert_int_equal(p.size, 8 * MIB);
+	assert_false(p.read_only);
+	name = fdt_get_name(parts, p.node, NULL);
+	assert_string_equal(name, "partition@1000000");
+	/* other labels of the same table, one of them read-only */
+	assert_int_equal(dt_partition_by_label(parts, flash("0"), "spl", FLASH, &p), 0);
+	assert_int_equal(p.offset, 0x5000);
+	assert_int_equal(p.size, 0x100000);
+	assert_true(p.read_only);
+	assert_int_equal(dt_partition_by_label(parts, flash("0"), "uboot", FLASH, &p), 0);
+	assert_int_equal(p.offset, 0x105000);
+	assert_int_equal(dt_partition_by_label(parts, flash("0"), "env", FLASH, &p), -KE_NOENT);
+	/* two-cell addresses and sizes */
+	assert_int_equal(by_label("1", FLASH, &p), 0);
+	assert_int_equal(p.offset, 0x1f00000);
+	assert_int_equal(p.size, 1 * MIB);
+	assert_true(p.read_only);
+}
+
+/* The partition must fit the device the driver found, to the byte. */
+static void test_partition_device_size(void **state)
+{
+	struct dt_partition p;
+
+	assert_int_equal(by_label("0", 24 * MIB, &p), 0);
+	assert_int_equal(by_label("0", 24 * MIB - 1, &p), -KE_RANGE);
+	assert_int_equal(by_label("0", 16 * MIB, &p), -KE_RANGE);
+	assert_int_equal(by_label("3", FLASH, &p), -KE_RANGE);
+	assert_int_equal(by_label("3", 33 * MIB, &p), 0);
+	assert_int_equal(by_label("b", UINT64_MAX, &p), -KE_RANGE);	/* wraps */
+}
+
+static void test_partition_malformed(void **state)
+{
+	struct dt_partition p = { 0 };
+
+	assert_int_equal(by_label("2", FLASH, &p), -KE_INVAL);	/* reg too short */
+	assert_int_equal(by_label("8", FLASH, &p), -KE_INVAL);	/* size 0 */
+	assert_int_equal(by_label("9", FLASH, &p), -KE_INVAL);	/* no #size-cells */
+	assert_int_equal(by_label("d", FLASH, &p), -KE_INVAL);	/* no reg */
+	assert_int_equal(by_label("7", FLASH, &p), -KE_EXIST);	/* label twice */
+	assert_int_equal(p.size, 0);	/* nothing written on failure */
+}
+
+static void test_partition_absent(void **state)
+{
+	struct dt_partition p;
+	int spi = node(sifive, "/soc/spi@10040000/flash@0");
+
+	assert_int_equal(by_label("4", FLASH, &p), -KE_NOENT);	/* node name only */
+	assert_int_equal(by_label("5", FLASH, &p), -KE_NOENT);	/* no partitions */
+	assert_int_equal(by_label("6", FLASH, &p), -KE_NOENT);	/* not fixed-partitions */
+	assert_int_equal(by_label("a", FLASH, &p), -KE_NOENT);	/* label without NUL */
+	assert_int_equal(by_label("c", FLASH, &p), -KE_NOENT);	/* partitions disabled */
+	/* QEMU's own sifive_u tree has none either */
+	assert_int_equal(dt_partition_by_label(sifive, spi, "ota-state", FLASH, &p), -KE_NOENT);
+	assert_int_equal(dt_partition_by_label(parts, -1, "ota-state", FLASH, &p), -KE_INVAL);
+	assert_int_equal(dt_partition_by_label(parts, flash("0"), NULL, FLASH, &p), -KE_INVAL);
+	assert_int_equal(dt_partition_by_label(parts, flash("0"), "ota-state", FLASH, NULL),
+			 -KE_INVAL);
+}
+
+/* What the driver checks before it falls back to its default region. */
+static void test_partition_overlap(void **state)
+{
+	int part = -1;
+	int spi = node(sifive, "/soc/spi@10040000/flash@0");
+
+	assert_int_equal(dt_partition_overlap(parts, flash("0"), FLASH, 16 * MIB,
+					      16 * MIB - 65536, &part), 1);
+	assert_string_equal(fdt_get_name(parts, part, NULL), "partition@1000000");
+	assert_int_equal(dt_partition_overlap(parts, flash("0"), FLASH, 24 * MIB, 8 * MIB, NULL),
+			 0);
+	/* the unlabelled partition counts too; ranges are half-open */
+	assert_int_equal(dt_partition_overlap(parts, flash("0"), FLASH, 0x524fff, 1, &part), 1);
+	assert_string_equal(fdt_get_name(parts, part, NULL), "partition@505000");
+	assert_int_equal(dt_partition_overlap(parts, flash("0"), FLASH, 0x525000, 0x1000, NULL), 0);
+	assert_int_equal(dt_partition_overlap(parts, flash("0"), FLASH, 0, 0x5000, NULL), 0);
+	assert_int_equal(dt_partition_overlap(parts, flash("0"), FLASH, 0, 0x5001, NULL), 1);
+	/* no table: nothing to overlap */
+	assert_int_equal(dt_partition_overlap(parts, flash("5"), FLASH, 0, FLASH, NULL), 0);
+	assert_int_equal(dt_partition_overlap(sifive, spi, FLASH, 16 * MIB, 16 * MIB, NULL), 0);
+	/* a malformed table is never trusted to be clear */
+	assert_int_equal(dt_partition_overlap(parts, flash("2"), FLASH, 0, 4096, NULL), -KE_INVAL);
+	assert_int_equal(dt_partition_overlap(parts, flash("3"), FLASH, 0, 4096, NULL), -KE_RANGE);
+	assert_int_equal(dt_partition_overlap(parts, flash("0"), FLASH, 0, 0, NULL), -KE_INVAL);
+	assert_int_equal(dt_partition_overlap(parts, flash("0"), FLASH, UINT64_MAX, 2, NULL),
+			 -KE_INVAL);
+}
+
 /* --- PLIC contexts ---------------------------------------------------- */
 
 static void test_plic_virt(void **state)
@@ -1001,6 +1121,11 @@ int main(void)
 		cmocka_unit_test(test_irq_list),
 		cmocka_unit_test(test_reg_errors),
 		cmocka_unit_test(test_reg_default_cells),
+		cmocka_unit_test(test_partition_found),
+		cmocka_unit_test(test_partition_device_size),
+		cmocka_unit_test(test_partition_malformed),
+		cmocka_unit_test(test_partition_absent),
+		cmocka_unit_test(test_partition_overlap),
 		cmocka_unit_test(test_plic_virt),
 		cmocka_unit_test(test_plic_sifive),
 		cmocka_unit_test(test_plic_errors),

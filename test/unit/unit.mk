@@ -6,14 +6,16 @@
 #   // unit-cflags: -Itest/unit/hostinc   (searched before include/: host
 #                                          stand-ins for target-only headers)
 # Real devicetrees dumped from QEMU are made in build/unit/dtb/ and passed
-# to the tests as UNIT_DTB_DIR.
+# to the tests as UNIT_DTB_DIR, with the blobs dtc compiles from
+# test/unit/dts/*.dts (hand-written cases QEMU never generates).
 
 UNIT_O      := build/unit
 UNIT_TESTS  := $(patsubst test/unit/test_%.c,%,$(wildcard test/unit/test_*.c))
 UNIT_CFLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Iinclude -Itest/unit -DHOST_TEST
-UNIT_DTBS   := $(UNIT_O)/dtb/virt-smp1.dtb $(UNIT_O)/dtb/virt-smp4.dtb $(UNIT_O)/dtb/sifive_u-smp5.dtb
+UNIT_DTBS   := $(UNIT_O)/dtb/virt-smp1.dtb $(UNIT_O)/dtb/virt-smp4.dtb $(UNIT_O)/dtb/sifive_u-smp5.dtb \
+	$(patsubst test/unit/dts/%.dts,$(UNIT_O)/dtb/%.dtb,$(wildcard test/unit/dts/*.dts))
 
 include test/unit/fit_sig.mk
 include test/unit/pack.mk
@@ -37,6 +39,9 @@ $(UNIT_O)/dtb/virt-smp%.dtb: | $(DEPS_STAMP)
 $(UNIT_O)/dtb/sifive_u-smp%.dtb: | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(Q)$(QEMU) -M sifive_u,dumpdtb=$@ -smp $* -m 512M -nographic >/dev/null 2>&1
+$(UNIT_O)/dtb/%.dtb: test/unit/dts/%.dts | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(Q)dtc -q -I dts -O dtb -o $@ $<
 
 # Runs every unit test; prints one summary line; fails if any failed.
 unit: $(addprefix $(UNIT_O)/test_,$(UNIT_TESTS)) $(UNIT_DTBS)
