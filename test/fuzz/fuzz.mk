@@ -22,7 +22,7 @@
 # some targets seeds made at build time in build/fuzz/seeds/<name>/.
 # Everything generated goes to build/fuzz/.
 
-FUZZ_TARGETS    := pack elf http tcp
+FUZZ_TARGETS    := pack elf http tcp journal
 FUZZ_RUNS       ?= 1000000
 FUZZ_SMOKE_RUNS ?= 20000
 FUZZ_O          := build/fuzz
