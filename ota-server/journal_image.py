@@ -132,9 +132,14 @@ class Journal:
             h, payload, ok = r
             if ok:
                 self._apply(h, payload)
-            else:
-                self.torn += 1
-            pos += rec_size(h["len"])
+                pos += rec_size(h["len"])
+                continue
+            # Torn: if the log ended there at a boot, it went on at the next
+            # block, inside the torn record (update/journal.c, after_torn).
+            self.torn += 1
+            nxt = (pos & ~(self.esz - 1)) + self.esz
+            end = pos + rec_size(h["len"])
+            pos = nxt if nxt < end and self._record(nxt) is not None else end
 
     def _apply(self, h, payload):
         self.floor = max(self.floor, h["seq"])

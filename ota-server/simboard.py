@@ -62,7 +62,7 @@ import packtool  # noqa: E402
 from mqtt_lite import MqttClient, MqttError  # noqa: E402
 
 # The agent's LwM2M update results (update/agent.c result_names, in code order).
-RESULTS = ["initial", "success", "not-enough-storage", "out-of-memory", "connection-lost",
+RESULTS = ["initial", "success", "not-enough-flash", "out-of-memory", "connection-lost",
            "integrity-failure", "unsupported-package", "invalid-uri", "update-failed"]
 # The engine's result names (update/engine.c) mapped as update/agent.c lwm2m_of does.
 ENGINE_TO_LWM2M = {"ok": "success", "integrity": "integrity-failure", "nomem": "out-of-memory",
@@ -130,7 +130,7 @@ async def http_get(host, port, path, headers, limit, timeout):
                 hdrs[k.strip().lower()] = v.strip()
         length = int(hdrs.get("content-length", "-1"))
         if length > limit:
-            raise Refused("not-enough-storage", "too-large")
+            raise Refused("not-enough-flash", "too-large")
         body, complete = bytearray(), True
         try:
             if length >= 0:
@@ -171,13 +171,14 @@ class SimFleet:
     def __init__(self, broker, ids, apply_delay=0.2, jitter=0.5, fail_ids=(), fail_rate=0.0,
                  fail_reason="rolled-back", crash_ids=(), seed=0, seq=0, classes=None,
                  max_pack=MAX_PACK, http_conns=32, connect_conns=200, share_body=False,
-                 keepalive=30, http_timeout=10.0, verbose=False):
+                 keepalive=30, http_timeout=10.0, verbose=False, connect_to=None):
         self.broker = broker
         self.apply_delay, self.jitter = apply_delay, jitter
         self.fail_ids, self.crash_ids = set(fail_ids), set(crash_ids)
         self.fail_rate, self.fail_reason, self.seed = fail_rate, fail_reason, seed
         self.max_pack, self.share_body = max_pack, share_body
         self.keepalive, self.http_timeout, self.verbose = keepalive, http_timeout, verbose
+        self.connect_to = connect_to    # (host, port) instead of the URL's, like curl --connect-to
         self.http_sem = asyncio.Semaphore(http_conns)
         self.connect_sem = asyncio.Semaphore(connect_conns)
         self.bodies = {}            # (url, sha256) -> verified body (--share-body)
@@ -219,6 +220,8 @@ class SimFleet:
 
     async def fetch(self, board, url, size, sha):
         host, port, path = parse_url(url)
+        if self.connect_to:
+            host, port = self.connect_to
         async with self.http_sem:
             cached = self.bodies.get((url, sha)) if self.share_body else None
             if cached is not None:
@@ -267,7 +270,7 @@ class SimFleet:
                 raise Refused("invalid-uri" if status in (404, 410, 403) else "connection-lost",
                               "http-%d" % status)
             if len(got) > self.max_pack:
-                raise Refused("not-enough-storage", "too-large")
+                raise Refused("not-enough-flash", "too-large")
             if status in (200, 206) and complete:
                 self.count("full_fetches")
                 return bytes(got)
@@ -416,7 +419,7 @@ class SimBoard:
             raise Refused("unsupported-package", "replay")
         parse_url(url)
         if size <= 0 or size > fleet.max_pack:
-            raise Refused("not-enough-storage", "too-large")
+            raise Refused("not-enough-flash", "too-large")
         if self.id in fleet.crash_ids:
             self.crashed = True     # as if the pack's code took the board down
             self.client and self.client.abort()
@@ -468,6 +471,11 @@ def board_ids(a):
     return ["%s%d" % (a.prefix, n) for n in range(a.start, a.start + a.count)]
 
 
+def parse_host_port(spec):
+    host, _, port = spec.rpartition(":")
+    return host, int(port)
+
+
 def parse_classes(spec):
     out = {}
     for item in spec.split(","):
@@ -483,7 +491,8 @@ async def amain(a):
                      fail_reason=a.fail_reason, crash_ids=[i for i in a.crash_ids.split(",") if i],
                      seed=a.seed, seq=a.seq, classes=parse_classes(a.classes) if a.classes else None,
                      max_pack=a.max_pack, http_conns=a.http_conns, connect_conns=a.connect_conns,
-                     share_body=a.share_body, keepalive=a.keepalive, verbose=a.verbose)
+                     share_body=a.share_body, keepalive=a.keepalive, verbose=a.verbose,
+                     connect_to=parse_host_port(a.connect_to) if a.connect_to else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_loop_error)
@@ -530,6 +539,9 @@ def main(argv=None):
     ap.add_argument("--max-pack", type=int, default=MAX_PACK, help="largest pack accepted (default 4 MiB)")
     ap.add_argument("--share-body", action="store_true",
                     help="after one full fetch, other boards make a 4 KiB Range GET and reuse the body")
+    ap.add_argument("--connect-to", metavar="HOST:PORT", default="",
+                    help="fetch every pack from HOST:PORT whatever the job's URL says (QEMU boards "
+                    "reach the pack server at 10.0.2.100 through guestfwd, simulated ones at 127.0.0.1)")
     ap.add_argument("--http-conns", type=int, default=32, help="downloads at once (default 32)")
     ap.add_argument("--connect-conns", type=int, default=200, help="MQTT connects at once (default 200)")
     ap.add_argument("--keepalive", type=int, default=30, help="MQTT keep-alive seconds (default 30)")

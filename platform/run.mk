@@ -6,6 +6,11 @@
 #   NET=user (default)        QEMU user networking, restrict=on (the guest reaches
 #                             nothing outside), 127.0.0.1:$(HOSTPORT) forwarded to
 #                             the agent's port 8080;  NET=none: no network at all
+#   BROKER=<port>             pull updates (docs/fleet.md): the guest's 10.0.2.100:1883
+#                             reaches an MQTT broker on 127.0.0.1:<port>, and
+#   PACKS=<port>              its 10.0.2.100:8000 an `ota.py serve` on 127.0.0.1:<port>;
+#                             each guest connection is relayed by ota-server/guestfwd.py.
+#                             Boot with ARGS="mqtt=10.0.2.100:1883 id=<name>".
 #   STATE=keep (default)      attach the board's state image $(STATE_IMG)
 #                             (build/<board>/state.img), made empty on first use,
 #                             so updates survive `reboot` and a killed QEMU;
@@ -23,8 +28,14 @@ NET      ?= user
 HOSTPORT ?= 8080
 # Always explicit: without network options QEMU would attach an unrestricted
 # user-mode network to boards with a built-in NIC (sifive_u's GEM).
+comma    := ,
+BROKER   ?=
+PACKS    ?=
+GUESTFWD  = guestfwd=tcp:10.0.2.100:$(1)-cmd:$(HOSTPY) -I -S $(CURDIR)/ota-server/guestfwd.py 127.0.0.1 $(2)
+QEMU_PULL = $(if $(BROKER),$(comma)$(call GUESTFWD,1883,$(BROKER)))$(if $(PACKS),$(comma)$(call GUESTFWD,8000,$(PACKS)))
+
 ifeq ($(NET),user)
-QEMU_NET = -netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$(HOSTPORT)-:8080 $(PLAT_QEMU_NIC)
+QEMU_NET = -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$(HOSTPORT)-:8080$(QEMU_PULL)" $(PLAT_QEMU_NIC)
 else
 QEMU_NET = -nic none
 endif

@@ -7,6 +7,10 @@
  *   bench              run the benchmarks, print the table, end the run
  *   workload=off       no demo workload
  *   storage=selftest   check the state device's driver at boot (tests)
+ *   journal=off        leave the state device alone: run volatile (driver tests)
+ *   replay_timeout=<s> the journal replay watchdog (update/persist.c)
+ *   boot_good_ms=<ms>  when a boot counts as good after the replay
+ *   mqtt=<ip>:<port> id=<name>  pull updates from an MQTT broker (pull.h)
  */
 #include <string.h>
 #include <stdlib.h>
@@ -28,6 +32,7 @@
 #include <kernel/console.h>
 #include <kernel/netif.h>
 #include <kernel/agent.h>
+#include <kernel/pull.h>
 #include <kernel/platform.h>
 #include <kernel/workload.h>
 #include <kernel/bench.h>
@@ -121,8 +126,10 @@ static void boot_main(void *arg)
 	char val[16];
 
 	persist_boot(bootargs);
-	if (net_up && dt_bootarg(bootargs, "netecho", NULL, 0))
+	if (net_up && dt_bootarg(bootargs, "netecho", NULL, 0)) {
 		agent_start();
+		pull_start(bootargs);
+	}
 	if (!dt_bootarg(bootargs, "bench", val, sizeof(val)) && !strcmp(val, "update")) {
 		bench_update_start();
 	} else if (!dt_bootarg(bootargs, "bench", NULL, 0)) {

@@ -116,8 +116,9 @@ void smp_hart_online(void)
 	trap_init_hart();
 	hart_enable_interrupts(h);
 	h->online = true;
-	__atomic_fetch_add(&nharts_online, 1, __ATOMIC_ACQ_REL);
+	/* Logged before it counts, so the boot hart's `boot: ready` comes after it. */
 	klog("smp", "hart online hartid=%u index=%u", h->hartid, h->index);
+	__atomic_fetch_add(&nharts_online, 1, __ATOMIC_ACQ_REL);
 }
 
 void secondary_main(unsigned long hartid);

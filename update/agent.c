@@ -1,8 +1,9 @@
 /*
  * The OTA agent's core (see agent.h): the LwM2M state, the one pack slot,
  * the `ota` thread that verifies and applies a submitted pack, the events
- * ring and the status JSON. The transports (agent_http.c; later the MQTT
- * pull client) only claim the slot, fill a pack and submit it.
+ * ring and the status JSON. The transports (agent_http.c; the MQTT pull
+ * client, update/pull.c, through the agent_pull_* wrappers at the end)
+ * only claim the slot, fill a pack and submit it.
  *
  * Locking: agent_lock (a spinlock, never held across anything slow)
  * guards the LwM2M state and result, the slot and the queued job, and the
@@ -139,7 +140,7 @@ void agent_abandon(enum agent_result r, const char *why)
 	spin_unlock(&agent_lock);
 }
 
-int agent_submit_pack(struct agent_job *j)
+int agent_submit_job(struct agent_job *j)
 {
 	int rc = -KE_INVAL;
 
@@ -150,10 +151,8 @@ int agent_submit_pack(struct agent_job *j)
 		rc = 0;
 	}
 	spin_unlock(&agent_lock);
-	if (!rc) {
-		klog("ota", "downloaded bytes=%zu", j->size);
+	if (!rc)
 		waitq_wake_all(&job_wq);
-	}
 	return rc;
 }
 
@@ -278,8 +277,15 @@ size_t agent_status_json(char *out, size_t len)
 /* The engine's checks passed (signature, hashes, chain): linking comes next. */
 static void on_verified(uint32_t seq, unsigned int steps)
 {
+	struct agent_job *j;
+
 	klog("ota", "verified seq=%u steps=%u", seq, steps);
 	set_state(AGENT_UPDATING);
+	spin_lock(&agent_lock);
+	j = queued;		/* the ota thread's own job: it stays queued until done() */
+	spin_unlock(&agent_lock);
+	if (j && j->verified)
+		j->verified(j);
 }
 
 static enum update_result verify_and_apply(struct agent_job *j)
@@ -349,4 +355,101 @@ void agent_start(void)
 		result = (enum agent_result)res;	/* the state itself restarts idle */
 	thread_create("ota", ota_main, NULL, THREAD_ANY_HART);
 	agent_http_start();
+}
+
+/* --- pulled packs (update/pull.c): agent_pull_* over the calls above ------- */
+
+/*
+ * One pulled job at a time (the slot sees to it). Its callbacks go to the
+ * network thread through netif_works this record owns; the job holds the
+ * slot until the outcome was copied there, so a next pull cannot overwrite
+ * it first.
+ */
+static struct {
+	struct agent_job job;
+	const struct agent_pull_ops *ops;
+	void *arg;
+	struct netif_work verified_work, done_work;
+	int result;
+	char reason[32];
+	char source[16];
+} pull;
+
+static void pull_verified_on_net(struct net_stack *ns, void *unused)
+{
+	if (pull.ops && pull.ops->verified)
+		pull.ops->verified(pull.arg);
+}
+
+static void pull_done_on_net(struct net_stack *ns, void *unused)
+{
+	const struct agent_pull_ops *ops = pull.ops;
+	void *arg = pull.arg;
+	int result = pull.result;
+	char reason[sizeof(pull.reason)];
+
+	memcpy(reason, pull.reason, sizeof(reason));
+	pull.ops = NULL;
+	agent_release();	/* before done(): it may claim the next job at once */
+	ops->done(arg, result, reason);
+}
+
+static void pull_verified(struct agent_job *j)
+{
+	netif_post(&pull.verified_work);
+}
+
+/* The ota thread: the outcome is durable; the network thread tells pull.c. */
+static void pull_done(struct agent_job *j)
+{
+	klog("ota", "result=%s source=%s", update_result_name(j->result), pull.source);
+	pull.result = (int)j->lwm2m;
+	strncpy(pull.reason, update_result_name(j->result), sizeof(pull.reason) - 1);
+	pull.reason[sizeof(pull.reason) - 1] = '\0';
+	netif_post(&pull.done_work);
+}
+
+int agent_pull_claim(void)
+{
+	return agent_claim("pull");
+}
+
+void agent_pull_refuse(int result, const char *reason, uint32_t job_seq)
+{
+	char esc[64];
+
+	klog("ota", "rejected reason=%s job=%u", esc_log_word(esc, sizeof(esc), reason), job_seq);
+	agent_event("job=%u %s", job_seq, reason);
+	agent_abandon((enum agent_result)result, reason);
+}
+
+int agent_submit_pack(void *pack, unsigned int order, size_t size, const char *source,
+		      const struct agent_pull_ops *ops, void *arg)
+{
+	int rc;
+
+	if (!pack || !size || !ops || !ops->done || order != page_order_for(size))
+		return -KE_INVAL;
+	if (pull.ops)
+		return -KE_BUSY;	/* the last outcome is still on its way */
+	pull.ops = ops;
+	pull.arg = arg;
+	strncpy(pull.source, source ? source : "pull", sizeof(pull.source) - 1);
+	pull.source[sizeof(pull.source) - 1] = '\0';
+	pull.verified_work.fn = pull_verified_on_net;
+	pull.done_work.fn = pull_done_on_net;
+	memset(&pull.job, 0, sizeof(pull.job));
+	pull.job.pack = pack;
+	pull.job.size = size;
+	pull.job.source = pull.source;
+	pull.job.done = pull_done;
+	pull.job.verified = pull_verified;
+	pull.job.hold = true;
+	rc = agent_submit_job(&pull.job);
+	if (rc) {
+		pull.ops = NULL;
+		return -KE_BUSY;	/* not claimed with agent_pull_claim() */
+	}
+	klog("ota", "downloaded bytes=%zu source=%s", size, pull.source);
+	return 0;
 }

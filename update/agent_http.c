@@ -314,7 +314,8 @@ static void body_bytes(struct conn *c, const char *data, size_t len)
 	if (c->received < up.job.size)
 		return;
 	c->phase = CONN_VERDICT;
-	if (agent_submit_pack(&up.job)) {
+	klog("ota", "downloaded bytes=%zu", up.job.size);
+	if (agent_submit_job(&up.job)) {
 		upload_abort(c, "internal");
 		respond_error(c, 500, "update-failed", "the pack could not be handed over");
 	}

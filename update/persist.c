@@ -524,6 +524,11 @@ void persist_boot(const char *bootargs)
 	int rc;
 
 	mutex_init(&persist_lock);
+	if (!dt_bootarg(bootargs, "journal", val, sizeof(val)) && !strcmp(val, "off")) {
+		klog("journal", "none (volatile): journal=off on the command line");
+		summary_refresh();
+		return;
+	}
 	if (!open_journal()) {
 		summary_refresh();
 		return;

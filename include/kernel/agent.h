@@ -7,10 +7,11 @@
  * (update/agent.c): one pack at a time, verified and applied on the `ota`
  * thread, its verdict handed back to the submitter.
  *
- * A transport (the HTTP server, later the MQTT pull client) does:
+ * A transport (the HTTP server; the MQTT pull client through the
+ * agent_pull_* wrappers below) does:
  *   agent_claim(source)          take the one pack slot, or -KE_BUSY
  *   p = agent_pack_alloc(size)   room for the pack, filled as it arrives
- *   agent_submit_pack(&job)      with job.pack = p: the agent owns p now
+ *   agent_submit_job(&job)       with job.pack = p: the agent owns p now
  *     ... job.done(&job) later, on the ota thread, with the verdict;
  *     the slot is free again once done() returns (or, with job.hold,
  *     once the transport calls agent_release(): after it delivered the
@@ -35,7 +36,7 @@ enum agent_state { AGENT_IDLE, AGENT_DOWNLOADING, AGENT_DOWNLOADED, AGENT_UPDATI
 enum agent_result {
 	AGENT_RES_INITIAL = 0, AGENT_RES_SUCCESS = 1, AGENT_RES_NO_STORAGE = 2,
 	AGENT_RES_NO_MEMORY = 3, AGENT_RES_CONN_LOST = 4, AGENT_RES_INTEGRITY = 5,
-	AGENT_RES_UNSUPPORTED = 6, AGENT_RES_FAILED = 8,
+	AGENT_RES_UNSUPPORTED = 6, AGENT_RES_INVALID_URI = 7, AGENT_RES_FAILED = 8,
 };
 
 struct agent_job {
@@ -44,6 +45,7 @@ struct agent_job {
 	size_t size;
 	const char *source;		/* "http", "mqtt": for the log */
 	void (*done)(struct agent_job *j);	/* on the ota thread; may not block long */
+	void (*verified)(struct agent_job *j);	/* optional, ota thread: checks passed */
 	bool hold;			/* keep the slot after done(), until agent_release() */
 	void *ctx;			/* the submitter's */
 	/* The verdict, set before done(). */
@@ -73,7 +75,7 @@ void agent_abandon(enum agent_result r, const char *why);
  * Hands a complete pack to the ota thread (the slot must be claimed).
  * 0, or -KE_INVAL (no slot claimed, or a job already queued).
  */
-int agent_submit_pack(struct agent_job *j);
+int agent_submit_job(struct agent_job *j);
 
 /* A job submitted with hold: its verdict is delivered, the slot is free. */
 void agent_release(void);
@@ -100,6 +102,32 @@ void agent_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * background (safe on the network thread).
  */
 void agent_note_result(enum agent_result r, const char *why);
+
+/*
+ * Pulled packs (update/pull.c), on the network thread: the same slot,
+ * checks and ota thread as a PUT /update, with callbacks instead of an
+ * HTTP answer (a wrapper of the calls above, update/agent.c).
+ */
+struct agent_pull_ops {
+	/* The engine's checks passed; the state is "updating" (optional). */
+	void (*verified)(void *arg);
+	/* The outcome, durable: the state is idle again; @result is an agent_result. */
+	void (*done)(void *arg, int result, const char *reason);
+};
+
+/* Claims the upload slot (state "downloading"); -KE_BUSY if a push or an update holds it. */
+int agent_pull_claim(void);
+/* A job refused or failed before submission: back to idle with @result and @reason. */
+void agent_pull_refuse(int result, const char *reason, uint32_t job_seq);
+/*
+ * Hands a downloaded pack (page_alloc(@order), @size bytes, now the
+ * agent's) to the ota thread, after agent_pull_claim(): the state becomes
+ * "downloaded", then ops->verified and ops->done follow, both on the
+ * network thread (the slot is free again before ops->done runs). 0,
+ * -KE_INVAL, or -KE_BUSY if the slot was not claimed.
+ */
+int agent_submit_pack(void *pack, unsigned int order, size_t size, const char *source,
+		      const struct agent_pull_ops *ops, void *arg);
 
 /* Starts the HTTP server (agent_http.c), called by agent_start(). */
 void agent_http_start(void);

@@ -22,7 +22,9 @@
 #define NET_MTU			1500
 #define NET_FRAME_MAX		1514	/* Ethernet header + MTU, no FCS */
 #define NET_TCP_MSS		1460
+#ifndef NET_TCP_MAX_CONNS	/* the TCP fuzzer builds with 8: every slot fills fast */
 #define NET_TCP_MAX_CONNS	56	/* slots; closing ones are reclaimed under pressure */
+#endif
 #define NET_TCP_MAX_LISTEN	4
 #define NET_TCP_SNDBUF		16384	/* per connection */
 #define NET_TCP_RCVWND		16384	/* advertised window when nothing is held */
@@ -110,6 +112,17 @@ uint64_t net_next_timer(const struct net_stack *ns);
 const struct net_stats *net_get_stats(const struct net_stack *ns);
 
 int tcp_listen(struct net_stack *ns, uint16_t port, const struct tcp_callbacks *cb, void *arg);
+/*
+ * Active open to @ip:@port from an ephemeral port, with the same callbacks
+ * as an accepted connection: accepted() once established (its return value
+ * is ignored: tcp_abort() refuses), then received/sent/closed. The SYN is
+ * retransmitted with exponential backoff (RTO from 1 s); closed() reports
+ * TCP_CLOSED_RESET if the peer refuses (RST) and TCP_CLOSED_TIMEOUT after
+ * about 20 s without an answer. NULL when there is no address yet (DHCP),
+ * no free slot, or bad arguments; nothing is called back then.
+ */
+struct tcp_pcb *tcp_connect(struct net_stack *ns, uint32_t ip, uint16_t port,
+			    const struct tcp_callbacks *cb, void *arg);
 void tcp_set_arg(struct tcp_pcb *c, void *arg);
 /* Queues up to @len bytes; returns how many fit in the send buffer. */
 size_t tcp_write(struct tcp_pcb *c, const void *data, size_t len);

@@ -29,6 +29,9 @@
  */
 int netif_start(const char *bootargs);
 
+/* The MAC address of the NIC in use: 0, or -KE_NODEV without one. */
+int netif_get_mac(uint8_t mac[6]);
+
 /* The stack, or NULL before the network thread set it up (or without a NIC). */
 struct net_stack *netif_stack(void);
 

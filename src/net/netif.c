@@ -482,6 +482,14 @@ int netif_start(const char *bootargs)
 	return 0;
 }
 
+int netif_get_mac(uint8_t mac[6])
+{
+	if (!nic_bound)
+		return -KE_NODEV;
+	memcpy(mac, nic_mac, 6);
+	return 0;
+}
+
 struct net_stack *netif_stack(void)
 {
 	return the_stack;

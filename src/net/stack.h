@@ -56,6 +56,7 @@
 #define TCP_TIME_WAIT_MS	2000	/* shortened 2*MSL */
 #define TCP_IDLE_MS		60000	/* synchronized, nothing in flight */
 #define TCP_SYN_RCVD_MS		10000	/* half-open connections */
+#define TCP_SYN_SENT_MS		20000	/* active open: SYNs at 0, 1, 3, 7, 15 s, then give up */
 #define TCP_PERSIST_MAX_MS	(TCP_IDLE_MS / 2)	/* answers keep the peer's idle timer off */
 #define TCP_DEFAULT_MSS		536	/* peer sent no MSS option (RFC 9293 3.7.1) */
 #define TCP_MIN_MSS		64	/* smaller MSS options are raised to this */
@@ -238,17 +239,11 @@ uint64_t dhcp_next_timer(const struct net_stack *ns);
 void tcp_input(struct net_stack *ns, uint32_t src, const uint8_t *p, size_t len);
 void tcp_poll(struct net_stack *ns, uint64_t now);
 uint64_t tcp_next_timer(const struct net_stack *ns);
-/*
- * Active open (the kernel only listens; tests use this as the client).
- * cb->accepted() is called once established; its return value is ignored.
- */
-struct tcp_pcb *tcp_connect(struct net_stack *ns, uint32_t ip, uint16_t port,
-			    const struct tcp_callbacks *cb, void *arg);
-
 /* Internal to tcp*.c. */
 struct tcp_pcb *tcp_alloc(struct net_stack *ns);
 void tcp_free(struct tcp_pcb *c, int reason, bool notify);
 void tcp_enter_time_wait(struct tcp_pcb *c);
+bool tcp_check_connect(struct tcp_pcb *c, uint64_t now);
 void tcp_output(struct tcp_pcb *c);
 int tcp_send_ctl(struct tcp_pcb *c, uint32_t seq, uint8_t flags);
 int tcp_send_syn(struct tcp_pcb *c);

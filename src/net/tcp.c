@@ -285,6 +285,21 @@ struct tcp_pcb *tcp_connect(struct net_stack *ns, uint32_t ip, uint16_t port,
 }
 
 /*
+ * An active open that got no answer within TCP_SYN_SENT_MS of tcp_connect
+ * (last_rx is the start) gives up, long before the RTO's retry limit
+ * would: a client would rather try again later, or elsewhere. false if
+ * the connection was dropped.
+ */
+bool tcp_check_connect(struct tcp_pcb *c, uint64_t now)
+{
+	if (c->state != TCPS_SYN_SENT || now - c->last_rx < TCP_SYN_SENT_MS)
+		return true;
+	c->ns->stats.tcp_timeouts++;
+	tcp_free(c, TCP_CLOSED_TIMEOUT, true);
+	return false;
+}
+
+/*
  * With data in flight the retransmission limit decides instead; with our
  * window closed the application is what stalls, not the peer.
  */
@@ -306,6 +321,8 @@ static bool tcp_check_idle(struct tcp_pcb *c, uint64_t now)
 		}
 		return true;
 	}
+	if (!tcp_check_connect(c, now))
+		return false;
 	if (c->state == TCPS_SYN_RCVD && now - c->last_rx >= TCP_SYN_RCVD_MS) {
 		ns->stats.tcp_timeouts++;
 		tcp_free(c, TCP_CLOSED_TIMEOUT, false);
@@ -364,6 +381,8 @@ static uint64_t tcp_pcb_next_timer(const struct tcp_pcb *c)
 		t = c->persist_at;
 	if (c->state == TCPS_SYN_RCVD && c->last_rx + TCP_SYN_RCVD_MS < t)
 		t = c->last_rx + TCP_SYN_RCVD_MS;
+	if (c->state == TCPS_SYN_SENT && c->last_rx + TCP_SYN_SENT_MS < t)
+		t = c->last_rx + TCP_SYN_SENT_MS;
 	if (tcp_idle_applies(c) && c->last_rx + TCP_IDLE_MS < t)
 		t = c->last_rx + TCP_IDLE_MS;
 	if (tcp_app_polled(c) && c->poll_at < t)

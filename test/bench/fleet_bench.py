@@ -20,6 +20,16 @@ exit. Reported per size:
   http            HTTP requests the pack server answered
 and, below the table, the CPU seconds of each process during the rollout.
 
+Then real boards among simulated ones (--qemu N, default 2; 0 skips it):
+N qemu-virt boards (the kernel's own MQTT and HTTP clients, user
+networking with restrict=on, guestfwd to the broker and the pack server
+only: test/qemu/mqtt_checks.py) and --qemu-sims simulated boards (1000) in
+one rollout of the real signed pack counter-v2.itb, the real boards first
+and last in the list (so in the first and the last wave). Reported: the
+rollout's wall time and its waves, and for each real board, from its UART
+(its own clock): job to result, the download's duration, and the state
+messages it published (a subscriber counts them).
+
 The broker counts come from its $SYS topics $SYS/broker/messages/received
 and /sent (all packet types; published every 1-2 s with our config), read
 before the rollout starts and after it ends; they include the rollout
@@ -172,6 +182,96 @@ def one_size(n, pack, work, a):
         broker.stop()
 
 
+def qemu_case(a, work):
+    """A rollout over a.qemu real qemu-virt boards and a.qemu_sims simulated ones."""
+    sys.path.insert(0, os.path.join(REPO, "test", "qemu"))
+    from kernel_qemu import Qemu
+    from mqtt_checks import StateRecorder, boot_board
+    packs = os.path.join(REPO, "build", "qemu-virt", "demos", "packs")
+    pack = os.path.join(packs, "counter-v2.itb")
+    if not os.path.exists(pack):
+        raise RuntimeError("%s is missing: make BOARD=qemu-virt build/qemu-virt/kernel-demo.elf" % pack)
+    d = os.path.join(work, "qemu")
+    broker = Broker(os.path.join(d, "broker")).start()
+    procs, boards = [], []
+    try:
+        port = free_port()
+        log = os.path.join(d, "http.log")
+        procs.append(subprocess.Popen([PY, os.path.join(OTA_DIR, "ota.py"), "serve", packs, "--port",
+                                       str(port), "--log", log],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        factory = lambda board, smp, **kw: Qemu(board, smp, log_dir=d, **kw).start()  # noqa: E731
+        for i in range(a.qemu):
+            boards.append(boot_board(factory, "qemu-virt", 2, "qemu-%d" % i, broker, (port, port),
+                                     900, "qemu-%d" % i))
+        sim = subprocess.Popen([PY, os.path.join(OTA_DIR, "simboard.py"), "--broker", broker.addr,
+                                "--count", str(a.qemu_sims), "--prefix", "b", "--apply-delay",
+                                str(a.apply_delay), "--connect-to", "127.0.0.1:%d" % port],
+                               stdout=subprocess.PIPE, stderr=open(os.path.join(d, "sim.err"), "w"),
+                               text=True)
+        procs.append(sim)
+        wait_ready(sim, 600)
+        ids = ["b%d" % i for i in range(a.qemu_sims)]
+        real = [b.id for b in boards]
+        step = max(1, len(ids) // max(1, len(real) - 1))
+        fleet = []
+        for i, r in enumerate(real[:-1]):
+            fleet += [r] + ids[i * step:(i + 1) * step]
+        fleet += ids[(len(real) - 1) * step:] + real[-1:]
+        boards_file = os.path.join(d, "boards")
+        with open(boards_file, "w") as f:
+            f.write("\n".join(fleet) + "\n")
+        marks = [b.mark() for b in boards]
+        rec = StateRecorder(broker, real)
+        t0 = time.monotonic()
+        r = subprocess.run([PY, os.path.join(OTA_DIR, "ota.py"), "rollout", "--broker", broker.addr, pack,
+                            "--boards-file", boards_file, "--waves", a.waves, "--url-base",
+                            "http://10.0.2.100:8000/", "--timeout", "600", "--json"],
+                           capture_output=True, text=True, timeout=1800)
+        wall = time.monotonic() - t0
+        time.sleep(1.5)
+        rec.close()
+        if r.returncode != 0:
+            raise RuntimeError("rollout over real and simulated boards failed (exit %d):\n%s" % (
+                r.returncode, r.stderr[-2000:]))
+        rep = json.loads(r.stdout)
+        if rep["totals"] != {"done": len(fleet)}:
+            raise RuntimeError("rollout over real and simulated boards: %s" % rep["totals"])
+        per = []
+        for b, m in zip(boards, marks):
+            job = b.wait_line(r"\] h\d+ mqtt: job seq=2 ", m).entry
+            res = b.wait_line(r"\] h\d+ ota: result=ok source=mqtt$", m).entry
+            fetched = b.wait_line(r"\] h\d+ ota: fetched bytes=", m).entry
+            per.append({"board": b.id, "wave": rep["boards"][b.id]["wave"],
+                        "job_to_result_s": res.time - job.time, "fetch_ms": fetched.int("ms"),
+                        "states": len(rec.states(b.id))})
+        return {"real": len(real), "simulated": len(ids), "rollout_s": wall,
+                "waves": [(w["boards"], w["seconds"]) for w in rep["waves"]], "boards": per,
+                "pack_bytes": os.path.getsize(pack)}
+    finally:
+        for b in boards:
+            b.halt()
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        broker.stop()
+
+
+def report_qemu(q):
+    print("real boards among simulated ones: %d qemu-virt + %d simulated, pack counter-v2.itb "
+          "(%d bytes, signed), rollout %.1f s, waves %s" % (
+              q["real"], q["simulated"], q["pack_bytes"], q["rollout_s"],
+              ", ".join("%d boards %.1f s" % w for w in q["waves"])))
+    for b in q["boards"]:
+        print("  %s (wave %d): job to result %.2f s, download %d ms, %d state messages" % (
+            b["board"], b["wave"], b["job_to_result_s"], b["fetch_ms"], b["states"]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100,1000,10000")
@@ -179,6 +279,8 @@ def main():
     ap.add_argument("--pack-kib", type=int, default=32, help="module size in the pack (default 32 KiB)")
     ap.add_argument("--apply-delay", type=float, default=0.2, help="simulated update time (default 0.2 s)")
     ap.add_argument("--share-body", action="store_true", help="simboard.py --share-body")
+    ap.add_argument("--qemu", type=int, default=2, help="real qemu-virt boards in the last case (0: none)")
+    ap.add_argument("--qemu-sims", type=int, default=1000, help="simulated boards with them (default 1000)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="fleet-bench-")
@@ -191,13 +293,21 @@ def main():
         pack = os.path.join(packs, "bench.itb")
         packtool.build_pack(2, [packtool.parse_step("counter:1:2:lazy:" + mod)], pack)
         results = []
-        for n in [int(s) for s in a.sizes.split(",")]:
+        for n in [int(s) for s in a.sizes.split(",") if s]:
             print("bench: fleet of %d boards ..." % n, file=sys.stderr, flush=True)
             results.append(one_size(n, pack, work, a))
-        report(results, os.path.getsize(pack), a)
+        q = None
+        if a.qemu:
+            print("bench: %d qemu-virt boards among %d simulated ..." % (a.qemu, a.qemu_sims),
+                  file=sys.stderr, flush=True)
+            q = qemu_case(a, work)
+        if results:
+            report(results, os.path.getsize(pack), a)
+        if q:
+            report_qemu(q)
         if a.json:
             with open(a.json, "w") as f:
-                json.dump(results, f, indent=1)
+                json.dump({"simulated": results, "qemu": q}, f, indent=1)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -20,6 +20,9 @@ applied` line on the UART (host clock; the board figure is `ota: receiving`
 kernel init, direct boot, no bootloader, new image assumed already in place:
 the fastest a reboot-based update could be; the board figure is the
 kernel's own timestamp of that line, its timer restarts with the machine).
+Reboot + journal replay = the same on a second board whose state disk holds
+the small pack, committed (ota-server/journal_image.py writes it): the
+reboot-based way to get that update, replay included.
 The kernel has no reboot command; an SBI SRST cold reboot ends in the same
 QEMU machine reset. Also shown: reboot until the network is up and the
 agent listens, a cold start (QEMU process start), and where the time of a
@@ -390,6 +393,52 @@ class UBoot:
         self.b.kill()
 
 
+class ReplayBoard:
+    """kernel.elf on a state disk whose journal holds the small pack,
+    committed: a reboot of it is a reboot-based update that replays the
+    journal (signature, chain, link, switch) before `boot: ready`."""
+
+    def __init__(self, kernel, pack, timeout, tmp):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                        "ota-server"))
+        import journal_image
+        import packtool
+        img = os.path.join(tmp, "replay-state.img")
+        data = open(pack, "rb").read()
+        seq = packtool.read_pack(data)["seq"]
+        with open(img, "wb") as f:
+            f.write(journal_image.build_image(64 << 20, [(seq, data, "committed")]))
+        self.mon = os.path.join(tmp, "mon-replay.sock")
+        argv = [QEMU] + MACHINE + [
+            "-bios", OPENSBI, "-kernel", kernel, "-append", "boot_good_ms=200", "-nic", "none",
+            "-drive", "if=none,id=state,format=raw,file=%s" % img,
+            "-device", "virtio-blk-device,drive=state",
+            "-nographic", "-serial", "stdio", "-display", "none",
+            "-monitor", "unix:%s,server=on,wait=off" % self.mon]
+        self.b = Board(argv, timeout, "replay")
+        self.b.wait_line(r" journal: ready packs=1 ", 60)
+        self.b.wait_line(r" journal: boot good", 60)
+
+    def reset(self):
+        """system_reset -> boot: ready with the journal replayed: (host s, kernel s)."""
+        start = self.b.mark()
+        t0 = time.monotonic()
+        monitor(self.mon, "system_reset")
+        i, t, _ = self.b.wait_line(r" boot: ready", 60, start)
+        self.b.wait_line(r" journal: ready packs=1 ", 10, start)
+        self.b.wait_line(r" journal: boot good", 60, start)   # settled (see journal_bench)
+        return t - t0, kernel_time(self.b.lines[i][1])
+
+    def pause(self):
+        monitor(self.mon, "stop")
+
+    def resume(self):
+        monitor(self.mon, "cont")
+
+    def kill(self):
+        self.b.kill()
+
+
 def phases(k):
     """Board-side stages of one push from its kernel timestamps."""
     return (k["dl"] - k["rx"], k["verified"] - k["dl"], k["loaded"] - k["verified"],
@@ -402,12 +451,14 @@ def run(kernel, small, big, rounds, timeout, tmp):
     alternate between them, so both sides see the same host load."""
     res = {k: [] for k in ("reboot", "reboot_k", "serving", "live", "live_k", "push",
                            "push_k", "big_applied", "tftp_rate", "tftp_host",
-                           "phases_small", "phases_big")}
-    ub = board = None
+                           "phases_small", "phases_big", "replay", "replay_k")}
+    ub = board = rb = None
     small_data, big_data = open(small, "rb").read(), open(big, "rb").read()
     try:
         ub = UBoot(big, timeout, tmp)
         ub.pause()
+        rb = ReplayBoard(kernel, small, timeout, tmp)
+        rb.pause()
         board = OurBoard(kernel, timeout, tmp)
         res["cold"] = [board.cold]
         for r in range(rounds):
@@ -433,13 +484,18 @@ def run(kernel, small, big, rounds, timeout, tmp):
             res["tftp_rate"].append(rate)
             res["tftp_host"].append(t)
             ub.pause()
+            rb.resume()
+            t, k = rb.reset()
+            res["replay"].append(t)
+            res["replay_k"].append(k)
+            rb.pause()
             board.resume()
         t, k = board.reset()
         res["reboot"].append(t)
         res["reboot_k"].append(k)
         res["serving"].append(board.wait_serving())
     finally:
-        for m in (board, ub):
+        for m in (board, ub, rb):
             if m:
                 m.kill()
     return res
@@ -512,11 +568,15 @@ def main():
     row("live: PUT %s (%d B) -> applied" % (os.path.basename(small), n_small),
         span(r["live"], sec), span(r["live_k"], sec))
     row("reboot: system_reset -> boot: ready", span(r["reboot"], sec), span(r["reboot_k"], sec))
+    row("reboot + journal replay of it -> boot: ready", span(r["replay"], sec),
+        span(r["replay_k"], sec))
     row("reboot: system_reset -> net up + agent", span(r["serving"][1:], sec))
     row("cold: QEMU start -> boot: ready", span(r["cold"], sec))
     row("cold: QEMU start -> net up + agent", span(r["serving"][:1], sec))
     row("  ratio live/reboot (medians)", "%.2f" % (med(r["live"]) / med(r["reboot"])),
         "%.2f" % (med(r["live_k"]) / med(r["reboot_k"])))
+    row("  ratio live/(reboot + replay) (medians)", "%.2f" % (med(r["live"]) / med(r["replay"])),
+        "%.2f" % (med(r["live_k"]) / med(r["replay_k"])))
     row("1 MiB pack: PUT -> applied", span(r["big_applied"], sec))
     row("stages on the board, s (medians)", "receive", "verify", "load+link",
         "check+switch")
@@ -529,6 +589,8 @@ def main():
           % (med(push_h), med(tftp_h), med(push_h) / med(tftp_h)))
     print("bench: ota_live_vs_reboot live_s=%.3f reboot_s=%.3f ratio=%.3f"
           % (med(r["live"]), med(r["reboot"]), med(r["live"]) / med(r["reboot"])))
+    print("bench: ota_live_vs_reboot_replay live_s=%.3f reboot_replay_s=%.3f ratio=%.3f"
+          % (med(r["live"]), med(r["replay"]), med(r["live"]) / med(r["replay"])))
     print("bench: ota_live_vs_reboot_serving live_s=%.3f reboot_serving_s=%.3f ratio=%.3f"
           % (med(r["live"]), med(r["serving"][1:]), med(r["live"]) / med(r["serving"][1:])))
     print("bench: ota done rounds=%d runtime_s=%.1f" % (a.rounds, time.monotonic() - t_begin))

@@ -72,6 +72,8 @@ def main():
                     "(default build/<board>/kernel-demo.elf; skipped for other boards)")
     ap.add_argument("--ota-rounds", type=int, default=5, help="rounds of the OTA benchmark "
                     "(test/bench/ota_bench.py; qemu-virt only; 0 skips it)")
+    ap.add_argument("--journal-rounds", type=int, default=5, help="rounds of the journal "
+                    "benchmark (test/bench/journal_bench.py; qemu-virt only; 0 skips it)")
     ap.add_argument("--load-nets", default="user,tap", help="networks of the agent's load "
                     "benchmark (test/bench/ota_load_bench.py; qemu-virt only; '' skips it)")
     a = ap.parse_args()
@@ -108,6 +110,16 @@ def main():
         print(flush=True)
         rc = subprocess.call([sys.executable, os.path.join(os.path.dirname(__file__), "ota_bench.py"),
                               "--board", a.board, "--kernel", kernel, "--rounds", str(a.ota_rounds),
+                              "--packs", os.path.join(os.path.dirname(demo_kernel), "demos", "packs"),
+                              "--timeout", str(a.timeout)])
+        if rc:
+            sys.exit(rc)
+    if a.journal_rounds > 0:
+        # Durable updates: boot with an empty journal vs six journaled packs.
+        print(flush=True)
+        rc = subprocess.call([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                            "journal_bench.py"),
+                              "--kernel", kernel, "--rounds", str(a.journal_rounds),
                               "--packs", os.path.join(os.path.dirname(demo_kernel), "demos", "packs"),
                               "--timeout", str(a.timeout)])
         if rc:

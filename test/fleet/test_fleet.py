@@ -179,7 +179,7 @@ def test_bad_jobs_are_refused_and_change_nothing(broker, server, make_pack, sims
         "fields": (json.dumps({"seq": "7", "url": good["url"]}), "unsupported-package", "bad-job"),
         "replay": (json.dumps(dict(good, seq=5)), "unsupported-package", "replay"),
         "url": (json.dumps(dict(good, url="ftp://127.0.0.1/good.itb")), "invalid-uri", "bad-url"),
-        "big": (json.dumps(dict(good, size=5 << 20)), "not-enough-storage", "too-large"),
+        "big": (json.dumps(dict(good, size=5 << 20)), "not-enough-flash", "too-large"),
         "hash": (json.dumps(dict(good, sha256="0" * 64)), "integrity-failure", "sha256-mismatch"),
         "size": (json.dumps(dict(good, size=good["size"] - 1)), "integrity-failure", "size-mismatch"),
         "404": (json.dumps(dict(good, url=server.url + "nosuch.itb")), "invalid-uri", "http-404"),
@@ -200,7 +200,7 @@ def test_bad_jobs_are_refused_and_change_nothing(broker, server, make_pack, sims
         st, old = states[boards[k]], before[boards[k]]
         assert (st["state"], st["result"], st["reason"]) == ("idle", result, reason), (k, st)
         assert st["seq"] == 5 and st["classes"] == old["classes"], (k, st)
-        assert st["result_code"] == ["initial", "success", "not-enough-storage", "out-of-memory",
+        assert st["result_code"] == ["initial", "success", "not-enough-flash", "out-of-memory",
                                      "connection-lost", "integrity-failure", "unsupported-package",
                                      "invalid-uri", "update-failed"].index(result)
     assert states[boards["garbage"]]["job"] == 0        # no seq to report

@@ -94,7 +94,7 @@ def test_selftest_restores_the_image(qemu, tmp_path, mode):
     write_at(img, 0, os.urandom(ERASE))
     write_at(img, LAST, os.urandom(ERASE))
     before = digest(img)
-    q = qemu(BOARD, 2, args="storage=selftest workload=off shutdown=3", state=img,
+    q = qemu(BOARD, 2, args="storage=selftest workload=off journal=off shutdown=3", state=img,
              extra_args=MODES[mode], hard_timeout=60)
     b = q.wait_for(r"\] h\d+ virtio-blk: bound ", timeout=40).entry
     assert f" {mode} " in b.message, b.raw
@@ -149,7 +149,7 @@ def test_flushed_write_survives_sigkill(qemu, tmp_path, mode):
     at = LAST + 700                                  # inside one sector
     trace = str(tmp_path / "trace.log")
     tracing = [a for ev in TRACE_EVENTS for a in ("-trace", ev)] + ["-D", trace]
-    q = qemu(BOARD, 2, args="workload=off", state=img, extra_args=MODES[mode] + tracing,
+    q = qemu(BOARD, 2, args="workload=off journal=off", state=img, extra_args=MODES[mode] + tracing,
              hard_timeout=90)
     q.wait_for(r"\] h\d+ boot: ready ", timeout=40)
     ask(q, f"storage erase {LAST:#x}", rf"^  storage erase off={LAST:#x} err=ok$")
@@ -179,7 +179,7 @@ def test_flushed_write_survives_sigkill(qemu, tmp_path, mode):
 def test_bounds_are_refused(qemu, tmp_path):
     img = image(tmp_path)
     before = digest(img)
-    q = qemu(BOARD, 2, args="workload=off", state=img, hard_timeout=60)
+    q = qemu(BOARD, 2, args="workload=off journal=off", state=img, hard_timeout=60)
     q.wait_for(r"\] h\d+ boot: ready ", timeout=40)
     ask(q, f"storage erase {SIZE:#x}", rf"^  storage erase off={SIZE:#x} err=ERANGE$")
     ask(q, "storage erase 0x800", r"^  storage erase off=0x800 err=EINVAL$")
@@ -201,7 +201,7 @@ def test_stalled_disk_times_out(qemu):
     slow = ["-drive", "if=none,id=slow,driver=null-co,size=64M,read-zeroes=on,"
             "latency-ns=14000000000",
             "-device", "virtio-blk-device,drive=slow,cyls=1024,heads=16,secs=63"]
-    q = qemu(BOARD, 2, args="storage=selftest workload=off", extra_args=slow, hard_timeout=90)
+    q = qemu(BOARD, 2, args="storage=selftest workload=off journal=off", extra_args=slow, hard_timeout=90)
     r = q.wait_for(r"\] h\d+ storage: selftest ", timeout=60).entry
     assert (r.event, r.kv["err"]) == ("selftest failed", "ETIMEDOUT"), r.raw
     q.wait_for(r"\] h\d+ boot: ready ", timeout=20)
@@ -213,7 +213,7 @@ def test_stalled_disk_times_out(qemu):
 
 
 def test_no_state_disk(qemu):
-    q = qemu(BOARD, 2, args="storage=selftest workload=off", hard_timeout=60)
+    q = qemu(BOARD, 2, args="storage=selftest workload=off journal=off", hard_timeout=60)
     q.wait_for(r"\] h\d+ boot: ready ", timeout=40)
     ask(q, "storage", r"^  storage: none \(volatile\)$")
     halt(q)
@@ -231,7 +231,7 @@ def test_readonly_disk_is_never_written(qemu, tmp_path):
     before = digest(img)
     trace = str(tmp_path / "trace.log")
     tracing = [a for ev in TRACE_EVENTS for a in ("-trace", ev)] + ["-D", trace]
-    q = qemu(BOARD, 2, args="storage=selftest workload=off", state=img, state_readonly=True,
+    q = qemu(BOARD, 2, args="storage=selftest workload=off journal=off", state=img, state_readonly=True,
              extra_args=tracing, hard_timeout=60)
     q.wait_for(r"\] h\d+ boot: ready ", timeout=40)
     ask(q, f"storage erase {LAST:#x}", r"^  storage: none \(volatile\)$")
@@ -253,7 +253,7 @@ def test_first_writable_disk_is_the_state(qemu, tmp_path):
     before = digest(ro)
     boot = ["-drive", f"if=none,id=boot,format=raw,file={ro},readonly=on",
             "-device", "virtio-blk-device,drive=boot"]
-    q = qemu(BOARD, 2, args="storage=selftest workload=off shutdown=3", state=rw,
+    q = qemu(BOARD, 2, args="storage=selftest workload=off journal=off shutdown=3", state=rw,
              extra_args=boot, hard_timeout=60)
     q.wait_for(r"\] h\d+ storage: selftest ok ", timeout=60)
     assert q.wait_exit() == 0, q.status()

@@ -72,7 +72,7 @@ def make_image(path, rng, spans):
     return bytes(data)
 
 
-def boot(qemu, image=None, dtb=None, args="storage=selftest workload=off"):
+def boot(qemu, image=None, dtb=None, args="storage=selftest workload=off journal=off"):
     """The board with `image` as its flash (-drive if=mtd, the harness's
     state image), or none."""
     extra = list(TRACE) + (["-dtb", dtb] if dtb else [])
@@ -256,7 +256,7 @@ def test_no_flash_answers(qemu, tmp_path, base_dts):
 	};
 };
 """)
-    q = boot(qemu, dtb=dtb, args="storage=selftest")
+    q = boot(qemu, dtb=dtb, args="storage=selftest journal=off")
     line = q.wait_for(r"\] h\d+ spi-nor: no flash answered id=(ffffff|000000) "
                       r"bus=0x10050000 cs=0: not bound", start=0)
     assert line
@@ -293,7 +293,7 @@ def test_program_ands_erase_sets(qemu, tmp_path):
     at = 0x3000
     img = tmp_path / "flash.img"
     before = make_image(img, random.Random(10), [(lo + at, BLOCK)])
-    q = boot(qemu, image=img, args="workload=off")
+    q = boot(qemu, image=img, args="workload=off journal=off")
 
     def cmd(line, answer):
         q.send(line + "\n")

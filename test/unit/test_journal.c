@@ -1,4 +1,4 @@
-// unit-srcs: update/journal.c test/unit/journal_sim.c
+// unit-srcs: update/journal.c update/journal_open.c update/journal_gc.c test/unit/journal_sim.c
 /*
  * Host tests of the update journal (update/journal.c) on the storage
  * models of journal_sim.c (NOR flash and a disk with a write cache).
@@ -27,7 +27,7 @@
 #include <kernel/errno.h>
 #include "journal_sim.h"
 
-#define MAXENT	256
+#define MAXENT	2048
 #define ESZ	4096
 
 struct board {
@@ -294,35 +294,97 @@ static void test_too_big_refused_nothing_changes(void **state)
 
 /* --- compaction and bounds -------------------------------------------------- */
 
-static void test_thousand_updates_bounded(void **state)
+/* The demo packs are 5 to 18 KiB: sizes in that range. */
+static size_t real_len(uint32_t seq)
+{
+	return 5 * 1024 + (seq * 7919u) % (13 * 1024);
+}
+
+static void store_len(struct board *b, uint32_t seq, size_t len)
+{
+	uint8_t *p = malloc(len);
+
+	make_pack(seq, len, p);
+	assert_int_equal(journal_store(&b->j, seq, p, len), 0);
+	free(p);
+}
+
+static void test_thousand_updates_fit_the_flash_region(void **state)
 {
 	/*
-	 * 1000 updates on a 192 KiB region: every other one is rolled back,
-	 * and `journal erase` is never used; a board must keep taking packs
-	 * because compaction drops what is dead. The committed ones that
-	 * stay live are bounded by forgetting all every 50 (as a user who
-	 * re-bases would); the floor keeps rising throughout.
+	 * A board that took 1000 updates, all committed, on the default
+	 * region of the HiFive flash (16 MiB - 64 KiB): every one is still
+	 * there after a reboot, and a 1 MiB pack still fits.
 	 */
-	struct board *b = board_new(SIM_NOR, 192 * 1024, 11);
-	uint32_t seq;
+	struct board *b = board_new(SIM_NOR, 16 * 1024 * 1024 - 64 * 1024, 11);
+	uint64_t used, free;
 
-	for (seq = 1; seq <= 1000; seq++) {
-		assert_int_equal(store(b, seq), 0);
-		if (seq % 2)
+	for (uint32_t seq = 1; seq <= 1000; seq++) {
+		store_len(b, seq, real_len(seq));
+		assert_int_equal(journal_commit(&b->j, seq), 0);
+	}
+	sim_power_on(&b->sim);
+	assert_int_equal(jopen(b), 0);
+	assert_int_equal(b->j.nent, 1000);
+	for (unsigned int i = 0; i < b->j.nent; i++)
+		assert_int_equal(b->j.ent[i].status, JOURNAL_COMMITTED);
+	journal_usage(&b->j, &used, &free);
+	assert_true(journal_max_pack(&b->j) > 1024 * 1024);
+	if (getenv("JOURNAL_TEST_VERBOSE"))
+		fprintf(stderr, "1000 updates: used=%lu free=%lu max_pack=%lu erases=%lu\n",
+			(unsigned long)used, (unsigned long)free,
+			(unsigned long)journal_max_pack(&b->j), (unsigned long)b->j.stats.erases);
+	assert_int_equal(b->sim.violations, 0);
+	board_free(b);
+}
+
+static void test_thousand_updates_with_rollbacks_compact(void **state)
+{
+	/*
+	 * 1000 updates, three in four rolled back, on a 4 MiB region: the
+	 * dead ones add up to twice the region, so the board keeps taking
+	 * packs only because compaction drops them; the live ones survive
+	 * every compaction, and reboots in between.
+	 */
+	struct board *b = board_new(SIM_DISK, 4 * 1024 * 1024, 12);
+	uint64_t compactions = 0, moved = 0;
+	unsigned int live = 0;
+
+	for (uint32_t seq = 1; seq <= 1000; seq++) {
+		store_len(b, seq, real_len(seq));
+		if (seq % 4) {
 			assert_int_equal(journal_rollback(&b->j, seq, "fault"), 0);
-		else
+		} else {
 			assert_int_equal(journal_commit(&b->j, seq), 0);
-		if (seq % 50 == 0)
-			assert_int_equal(journal_forget_all(&b->j), 0);
-		if (seq % 97 == 0) {
-			boot(b);
+			live++;
+		}
+		if (seq % 250 == 0) {
+			compactions += b->j.stats.compactions;
+			moved += b->j.stats.moved_bytes;
+			sim_power_on(&b->sim);
+			assert_int_equal(jopen(b), 0);
 			assert_int_equal(b->j.floor, seq);
 		}
 	}
-	assert_true(b->j.stats.compactions > 0);
-	assert_int_equal(b->sim.violations, 0);
-	boot(b);
-	assert_int_equal(b->j.floor, 1000);
+	assert_true(compactions > 0 && moved > 0);
+	sim_power_on(&b->sim);
+	assert_int_equal(jopen(b), 0);
+	for (unsigned int i = 0, n = 0; i < b->j.nent; i++) {
+		struct journal_entry *e = &b->j.ent[i];
+
+		if (e->status == JOURNAL_COMMITTED) {
+			uint8_t *got = malloc(e->size), *want = malloc(e->size);
+
+			assert_int_equal(journal_read_pack(&b->j, e, got), 0);
+			make_pack(e->seq, e->size, want);
+			assert_memory_equal(got, want, e->size);
+			free(got);
+			free(want);
+			n++;
+		}
+		if (i == b->j.nent - 1)
+			assert_int_equal(n, live);
+	}
 	board_free(b);
 }
 
@@ -377,11 +439,17 @@ static void act_state(struct board *b)
 	journal_set_state(&b->j, &st);
 }
 
-/* Fills a small region until the next store needs compaction. */
+/*
+ * Fills a small region until the next store needs compaction: committed
+ * packs first (so they sit at the tail and compaction must copy them),
+ * then a mix of committed and rolled-back ones.
+ */
 static void setup_full(struct board *b)
 {
 	uint32_t seq = 1;
 
+	for (; seq <= 4; seq++)
+		update_ok(b, seq);
 	while (journal_max_pack(&b->j) > 20000 && seq < 40) {
 		assert_int_equal(store(b, seq), 0);
 		if (seq % 3 == 0)
@@ -459,14 +527,36 @@ static void run_cuts(const struct scenario *sc, enum sim_kind kind, size_t size,
 		/* Every accepted sequence number stays refused. */
 		assert_int_equal(store(b, floor), -KE_ALREADY);
 		assert_int_equal(store(b, floor_before), -KE_ALREADY);
-		/* A second boot agrees, and the board takes the next pack. */
+		/* A second boot agrees. */
 		again = boot(b);
 		assert_int_equal(again, got);
 		assert_true(b->j.floor >= floor);
+		/* The same thing is tried again and cut at the same point: still consistent. */
+		sim_cut_after(&b->sim, n);
+		sc->action(b);
+		again = boot(b);
+		if (again != before && again != after)
+			fail_msg("%s cut twice at %ld: committed %#lx", sc->name, n, (unsigned long)again);
+		assert_true(again == got || again == after);
+		assert_true(b->j.floor >= floor);
+		got = again;
+		floor = b->j.floor;
+		/* And the board takes the next pack. */
 		{
 			uint32_t next = b->j.floor + 1;
+			int rc = store(b, next);
 
-			assert_int_equal(store(b, next), 0);
+			if (rc) {
+				uint64_t used, free;
+
+				journal_usage(&b->j, &used, &free);
+				fail_msg("%s cut at %ld/%ld: next pack %u (%zu bytes) refused: %d; used=%lu "
+					 "free=%lu max_pack=%lu tail=%lu head=%lu log=%lu nent=%u", sc->name, n,
+					 total, next, pack_len(next), rc, (unsigned long)used,
+					 (unsigned long)free, (unsigned long)journal_max_pack(&b->j),
+					 (unsigned long)b->j.tail, (unsigned long)b->j.head,
+					 (unsigned long)b->j.log_size, b->j.nent);
+			}
 			assert_int_equal(journal_commit(&b->j, next), 0);
 			assert_int_equal(committed_set(b), got | (next < 64 ? 1ULL << next : 0));
 		}
@@ -515,13 +605,15 @@ static void test_cut_state(void **state)
 static void test_cut_compaction(void **state)
 {
 	struct board *b = board_new(SIM_NOR, 96 * 1024, 30);
-	uint64_t compactions;
+	uint64_t compactions, moved;
 
-	/* The scenario does compact (checked on a dry run), then every cut. */
+	/* The scenario does compact and move live packs (a dry run), then every cut. */
 	setup_full(b);
 	compactions = b->j.stats.compactions;
+	moved = b->j.stats.moved_bytes;
 	act_update_40(b);
 	assert_true(b->j.stats.compactions > compactions);
+	assert_true(b->j.stats.moved_bytes > moved);
 	board_free(b);
 	for (unsigned int seed = 30; seed < 33; seed++) {
 		run_cuts(&sc_compact, SIM_NOR, 96 * 1024, seed);
@@ -604,7 +696,8 @@ int main(void)
 		cmocka_unit_test(test_truncated_region_keeps_floor),
 		cmocka_unit_test(test_rotten_pack_refused),
 		cmocka_unit_test(test_too_big_refused_nothing_changes),
-		cmocka_unit_test(test_thousand_updates_bounded),
+		cmocka_unit_test(test_thousand_updates_fit_the_flash_region),
+		cmocka_unit_test(test_thousand_updates_with_rollbacks_compact),
 		cmocka_unit_test(test_entry_table_full),
 		cmocka_unit_test(test_cut_update_nor),
 		cmocka_unit_test(test_cut_update_disk),

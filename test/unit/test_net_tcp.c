@@ -6,10 +6,13 @@
  * each way, duplication and reordering), flow control with a receiver that
  * stops consuming, several connections at once, FIN from either side and
  * both at once, RST from the peer, retransmission give-up, idle timeout,
- * and sequence numbers wrapping around 2^32.
+ * sequence numbers wrapping around 2^32, and the active open on its own:
+ * SYNs retransmitted with backoff until answered, a refused connection
+ * (RST), a peer that never answers (timeout), closing or aborting while
+ * the SYN is out, no address yet.
  *
  * Node 0 is the server (listens on port 80), node 1 the client, which
- * opens with the stack's internal tcp_connect().
+ * opens with tcp_connect().
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +30,7 @@
 #define SRV_IP		NET_IP(10, 0, 0, 1)
 #define CLI_IP		NET_IP(10, 0, 0, 2)
 #define PORT		80
-#define MAX_APP		8
+#define MAX_APP		(NET_TCP_MAX_CONNS + 2)	/* test_connect_slots_and_ports fills every slot */
 #define MiB		(1024 * 1024)
 
 struct conn;
@@ -536,6 +539,163 @@ static void test_wraparound(void **state)
 		    w->cli->pcbs[0].state == TCPS_CLOSED);
 }
 
+/* --- active open --------------------------------------------------------- */
+
+struct syn_watch {
+	int syns;		/* SYNs the client sent */
+	uint64_t at[16];	/* when */
+	int answer_at_syn;	/* SYN-ACKs pass once the client sent this many SYNs */
+	bool drop_all_syns;
+};
+
+static uint8_t frame_tcp_flags(const uint8_t *f, size_t len)
+{
+	if (len < NET_L4_OFF + TCP_HLEN || net_get16(f + 12) != ETHTYPE_IP || f[23] != IP_PROTO_TCP)
+		return 0;
+	return f[NET_L4_OFF + 13];
+}
+
+static bool watch_syns(void *arg, int from, const uint8_t *f, size_t len)
+{
+	struct syn_watch *sw = arg;
+	uint8_t fl = frame_tcp_flags(f, len);
+
+	if (from == 1 && (fl & TCP_SYN) && !(fl & TCP_ACK)) {
+		if (sw->syns < 16)
+			sw->at[sw->syns] = sim_now_ms(W->sim);
+		sw->syns++;
+		return sw->drop_all_syns;
+	}
+	/* The server's own SYN-ACK retransmissions are lost too. */
+	return from == 0 && (fl & TCP_SYN) && (fl & TCP_ACK) && sw->syns < sw->answer_at_syn;
+}
+
+/* Lost SYN-ACKs: the SYN goes again after 1 s, then 2 s more, and the connection opens. */
+static void test_connect_syn_backoff(void **state)
+{
+	struct world *w = *state;
+	struct syn_watch sw = { .answer_at_syn = 3 };
+	struct plan p = { .to_send = 20000, .close_after_send = true };
+	struct conn *k;
+
+	/* (close_on_fin closes at once: the server's data must fit its send buffer) */
+	w->s.plan = (struct plan){ .to_send = 12000, .close_on_fin = true };
+	sim_set_filter(w->sim, watch_syns, &sw);
+	k = connect_one(w, &p);
+	assert_true(sim_run_while_not(w->sim, established, w, 10000));
+	assert_int_equal(sw.syns, 3);
+	assert_in_range(sw.at[1] - sw.at[0], 990, 1010);	/* the first waited for ARP */
+	assert_in_range(sw.at[2] - sw.at[1], 2000, 2010);
+	assert_int_equal(net_get_stats(w->cli)->tcp_retransmits, 2);
+	/* An actively opened connection carries data both ways like any other. */
+	assert_true(sim_run_while_not(w->sim, all_closed, w, 20000));
+	check_pair(k, &w->s.conn[0]);
+}
+
+static struct conn *connect_plain(struct world *w, uint16_t port)
+{
+	struct conn *k = &w->c.conn[w->c.nconn++];
+
+	k->pcb = tcp_connect(w->cli, SRV_IP, port, &cli_cb, k);
+	assert_non_null(k->pcb);
+	return k;
+}
+
+/* No listener on the port: the peer's RST closes the attempt at once. */
+static void test_connect_refused(void **state)
+{
+	struct world *w = *state;
+	struct conn *k = connect_plain(w, 81);
+
+	sim_run_until(w->sim, sim_now_ms(w->sim) + 100);
+	assert_true(k->closed);
+	assert_false(k->established);
+	assert_int_equal(k->reason, TCP_CLOSED_RESET);
+	assert_null(k->pcb);
+	assert_int_equal(net_get_stats(w->cli)->tcp_rst_received, 1);
+	assert_int_equal(net_get_stats(w->srv)->tcp_rst_sent, 1);
+	assert_int_equal(w->cli->pcbs[0].state, TCPS_CLOSED);
+}
+
+/* Nobody answers: SYNs at 0, 1, 3, 7, 15 s, then closed(TIMEOUT) at 20 s. */
+static void test_connect_timeout(void **state)
+{
+	struct world *w = *state;
+	struct syn_watch sw = { .drop_all_syns = true };
+	struct conn *k;
+	uint64_t t0 = sim_now_ms(w->sim);
+
+	sim_set_filter(w->sim, watch_syns, &sw);
+	k = connect_plain(w, PORT);
+	assert_true(sim_run_while_not(w->sim, all_closed, w, 60000) || k->closed);
+	assert_true(k->closed);
+	assert_int_equal(k->reason, TCP_CLOSED_TIMEOUT);
+	assert_in_range(k->closed_at - t0, TCP_SYN_SENT_MS, TCP_SYN_SENT_MS + 20);
+	assert_int_equal(sw.syns, 5);
+	assert_in_range(sw.at[4] - sw.at[0], 14990, 15050);
+	assert_int_equal(net_get_stats(w->cli)->tcp_timeouts, 1);
+	assert_int_equal(w->s.nconn, 0);
+	/* Nothing left behind. */
+	assert_int_equal(w->cli->pcbs[0].state, TCPS_CLOSED);
+	assert_true(net_next_timer(w->cli) == UINT64_MAX || net_next_timer(w->cli) > sim_now_ms(w->sim) + 1000);
+}
+
+/* Closing or aborting while the SYN is out frees the slot and says so; a late SYN-ACK draws a RST. */
+static void test_connect_close_and_abort_in_syn_sent(void **state)
+{
+	struct world *w = *state;
+	struct conn *a = connect_plain(w, PORT), *b = connect_plain(w, PORT);
+
+	assert_int_equal(tcp_send_space(a->pcb), 0);	/* nothing may be written yet */
+	assert_int_equal(tcp_write(a->pcb, "x", 1), 0);
+	tcp_close(a->pcb);
+	assert_true(a->closed);
+	assert_int_equal(a->reason, TCP_CLOSED_NORMAL);
+	tcp_abort(b->pcb);
+	assert_true(b->closed);
+	assert_int_equal(b->reason, TCP_CLOSED_ABORTED);
+	sim_run_until(w->sim, sim_now_ms(w->sim) + 3000);
+	/* The server saw the SYNs, answered, got RSTs for its SYN-ACKs: nothing is established. */
+	assert_int_equal(w->s.nconn, 0);
+	assert_int_equal(net_get_stats(w->srv)->tcp_accepted, 0);
+	for (int i = 0; i < NET_TCP_MAX_CONNS; i++)
+		assert_int_equal(w->cli->pcbs[i].state, TCPS_CLOSED);
+}
+
+static void test_connect_needs_an_address(void **state)
+{
+	struct world *w = *state;
+	struct sim *s = sim_new(1, 1);
+	struct net_stack *alone = sim_stack(s, 0);
+	struct conn k = { 0 };
+
+	assert_null(tcp_connect(alone, SRV_IP, PORT, &cli_cb, &k));	/* no address */
+	assert_int_equal(sim_captured(s, 0), 0);
+	assert_null(tcp_connect(w->cli, 0, PORT, &cli_cb, &k));
+	assert_null(tcp_connect(w->cli, SRV_IP, 0, &cli_cb, &k));
+	assert_false(k.closed);
+	sim_free(s);
+}
+
+/* Every slot busy with an attempt: the next one gets NULL, not someone else's slot. */
+static void test_connect_slots_and_ports(void **state)
+{
+	struct world *w = *state;
+	struct syn_watch sw = { .drop_all_syns = true };
+	struct conn k = { 0 };
+	int i, j;
+
+	sim_set_filter(w->sim, watch_syns, &sw);
+	for (i = 0; i < NET_TCP_MAX_CONNS; i++)
+		connect_plain(w, PORT);
+	assert_null(tcp_connect(w->cli, SRV_IP, PORT, &cli_cb, &k));
+	for (i = 0; i < NET_TCP_MAX_CONNS; i++)
+		for (j = i + 1; j < NET_TCP_MAX_CONNS; j++)
+			assert_int_not_equal(w->cli->pcbs[i].lport, w->cli->pcbs[j].lport);
+	for (i = 0; i < NET_TCP_MAX_CONNS; i++)
+		assert_true(w->cli->pcbs[i].lport >= TCP_EPHEMERAL_BASE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -555,6 +715,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retransmission_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wraparound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_syn_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_close_and_abort_in_syn_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_needs_an_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_slots_and_ports, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
