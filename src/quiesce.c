@@ -65,6 +65,21 @@ static void scan_thread(struct thread *t, void *arg)
 		s->busy++;
 }
 
+int quiesce_harts(uint64_t timeout_us)
+{
+	uint64_t snap[MAX_HARTS];
+	uint64_t deadline = rdtime() + timer_us_to_ticks(timeout_us);
+
+	for (unsigned int i = 0; i < nharts_online; i++) {
+		snap[i] = __atomic_load_n(&hart_by_index(i)->gen, __ATOMIC_ACQUIRE);
+		smp_kick(i);
+	}
+	while (!harts_passed(snap))
+		if (rdtime() > deadline)
+			return -KE_TIMEDOUT;
+	return 0;
+}
+
 int quiesce_wait(uint64_t timeout_us)
 {
 	uint64_t snap[MAX_HARTS];
