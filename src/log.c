@@ -26,7 +26,7 @@
 #include <kernel/platform.h>
 
 #define LOG_RING_SIZE 16384
-#define FAULT_LOCK_WAIT_US 50000
+#define FAULT_LOCK_WAIT_US 1000000
 
 static struct spinlock log_lock = SPINLOCK_INIT("log");
 static log_sink_fn sink;
@@ -66,6 +66,34 @@ static void emit(const char *buf, size_t len)
 	(sink ? sink : sbi_sink)(buf, len);
 }
 
+static void emit_sbi(const char *buf, size_t len);
+
+static size_t format_line(char *line, size_t len, unsigned int hart, const char *subsys,
+			  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static size_t format_line(char *line, size_t len, unsigned int hart, const char *subsys,
+			  const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	n = log_format(line, len, rdtime(), timebase_hz, hart, subsys, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* How many reports a hart could not keep (its buffer was full); lock held. */
+static void klog_fault_dropped(struct hart *h)
+{
+	char line[LOG_LINE_MAX];
+	size_t n = format_line(line, sizeof(line), h->hartid, "trap", "fault reports lost=%u (kept "
+			       "while this hart held the log lock: no room)", h->pending_dropped);
+
+	emit_sbi(line, n);
+	h->pending_dropped = 0;
+}
+
 /* Into the ring and out through the SBI console (fault reports). */
 static void emit_sbi(const char *buf, size_t len)
 {
@@ -83,11 +111,21 @@ static void flush_reports_locked(void)
 	for (unsigned int i = 0; i < MAX_HARTS; i++) {
 		struct hart *h = &harts[i];
 		uint32_t len = __atomic_load_n(&h->pending_len, __ATOMIC_ACQUIRE);
+		uint32_t nl = h->pending_nlines < HART_REPORT_LINES ? h->pending_nlines
+								   : HART_REPORT_LINES;
 
 		if (!len)
 			continue;
-		log_restamp(h->pending_report, len, rdtime(), timebase_hz);
+		for (uint32_t l = 0; l < nl; l++) {
+			uint32_t at = h->pending_lines[l];
+			uint32_t end = l + 1 < nl ? h->pending_lines[l + 1] : len;
+
+			log_restamp(h->pending_report + at, end - at, rdtime(), timebase_hz);
+		}
 		emit_sbi(h->pending_report, len);
+		if (h->pending_dropped)
+			klog_fault_dropped(h);
+		h->pending_nlines = 0;
 		__atomic_store_n(&h->pending_len, 0, __ATOMIC_RELEASE);
 		__atomic_sub_fetch(&reports_pending, 1, __ATOMIC_ACQ_REL);
 	}
@@ -109,20 +147,26 @@ static void emit_line(char *line, size_t n, const char *more)
 	spin_unlock(&log_lock);
 }
 
-/* This hart holds the log lock (a fault inside a log line): keep the report for later. */
+/*
+ * This hart holds the log lock (a fault inside a log line): keep the
+ * report for later, after what it kept already. Each kept line is
+ * restamped when written (its stamp is its first bytes).
+ */
 static void keep_report(const char *line, size_t n, const char *more)
 {
 	struct hart *h = this_hart();
-	size_t m = more ? strlen(more) : 0;
+	size_t m = more ? strlen(more) : 0, used = h->pending_len;
 
-	if (h->pending_len || n + m > sizeof(h->pending_report)) {
+	if (used + n + m > sizeof(h->pending_report)) {
 		h->pending_dropped++;
 		return;
 	}
-	memcpy(h->pending_report, line, n);
-	memcpy(h->pending_report + n, more, m);
-	__atomic_store_n(&h->pending_len, (uint32_t)(n + m), __ATOMIC_RELEASE);
-	__atomic_add_fetch(&reports_pending, 1, __ATOMIC_ACQ_REL);
+	memcpy(h->pending_report + used, line, n);
+	memcpy(h->pending_report + used + n, more, m);
+	h->pending_lines[h->pending_nlines++ % HART_REPORT_LINES] = (uint16_t)used;
+	__atomic_store_n(&h->pending_len, (uint32_t)(used + n + m), __ATOMIC_RELEASE);
+	if (!used)
+		__atomic_add_fetch(&reports_pending, 1, __ATOMIC_ACQ_REL);
 }
 
 static void emit_fault(char *line, size_t n, const char *more)
@@ -143,6 +187,7 @@ static void emit_fault(char *line, size_t n, const char *more)
 	while (!spin_trylock(&log_lock)) {
 		if (rdtime() > deadline) {
 			/* Its holder may wait for a lock the faulting code holds: out anyway. */
+			log_restamp(line, n, rdtime(), timebase_hz);
 			sbi_sink(line, n);
 			if (more)
 				sbi_sink(more, strlen(more));

@@ -66,7 +66,11 @@ static int in_text(uint64_t pc)
 /*
  * Appends "  backtrace: pc ra ..." to @buf (which holds @n bytes) by a
  * frame-pointer walk (built with -fno-omit-frame-pointer): ra at fp-8,
- * caller's fp at fp-16. Stops at anything outside managed RAM or text.
+ * caller's fp at fp-16. Stops at anything outside the kernel's RAM (the
+ * firmware below it is not mapped) or text. Code built without frame
+ * pointers (the C library, assembly) may leave anything in s0, so the walk
+ * also runs under a recovery point: a fault in it ends the walk
+ * (fault() sees the nested fault hit RECOVER_REPORT).
  */
 static size_t backtrace(char *buf, size_t len, size_t n, const struct trap_frame *f)
 {
@@ -78,7 +82,7 @@ static size_t backtrace(char *buf, size_t len, size_t n, const struct trap_frame
 	for (int depth = 0; depth < 8 && n < len - 24; depth++) {
 		uint64_t ra;
 
-		if (fp & 7 || fp < mem_ram_base + 16 || fp > mem_ram_end ||
+		if (fp & 7 || fp < (uintptr_t)__text_start + 16 || fp > mem_ram_end ||
 		    kstack_in_guard(fp - 8) || kstack_in_guard(fp - 16))
 			break;
 		ra = ((uint64_t *)fp)[-1];
@@ -90,27 +94,54 @@ static size_t backtrace(char *buf, size_t len, size_t n, const struct trap_frame
 	return n + (size_t)snprintf(buf + n, len - n, "\n");
 }
 
-/*
- * Prints the report: the trap line, then registers and a backtrace, in one
- * write so that lines of harts faulting (or logging) at once never land
- * inside it; tests and uartlog.py read the two lines after the trap line.
- */
-static void fault_report(const struct trap_frame *f, const struct hart *h, const struct thread *t)
-{
+/* A fault's report, formatted before anything changes the frame. */
+struct fault_text {
+	char head[LOG_LINE_MAX];
 	char more[2 * LOG_LINE_MAX];
+};
+
+/*
+ * The report: the trap line, then registers and a backtrace, written in
+ * one go (klog_fault) so that lines of harts faulting (or logging) at once
+ * never land inside it; tests and uartlog.py read the two lines after the
+ * trap line.
+ */
+static void fault_format(struct fault_text *ft, const struct trap_frame *f, const struct hart *h,
+			 const struct thread *t)
+{
 	uint64_t cause = f->scause;
 	const char *name = cause < sizeof(cause_names) / sizeof(cause_names[0]) && cause_names[cause]
 			   ? cause_names[cause] : "unknown exception";
 	size_t n;
 
-	n = (size_t)snprintf(more, sizeof(more), "  ra=%#lx sp=%#lx fp=%#lx a0=%#lx a1=%#lx\n",
+	n = (size_t)snprintf(ft->more, sizeof(ft->more), "  ra=%#lx sp=%#lx fp=%#lx a0=%#lx a1=%#lx\n",
 			     (unsigned long)f->regs[1], (unsigned long)f->regs[2],
 			     (unsigned long)f->regs[8], (unsigned long)f->regs[10],
 			     (unsigned long)f->regs[11]);
-	backtrace(more, sizeof(more), n, f);
-	klog_fault(more, "trap", "fault cause=%lu (%s) sepc=%#lx stval=%#lx hart=%u thread=%s tid=%u",
-		   (unsigned long)cause, name, (unsigned long)f->regs[0], (unsigned long)f->stval,
-		   h->hartid, t ? t->name : "-", t ? t->id : 0);
+	{
+		struct recover_point rp;
+
+		recover_push(&rp, RECOVER_REPORT, NULL);
+		if (!recover_save(rp.regs)) {
+			backtrace(ft->more, sizeof(ft->more), n, f);
+			recover_pop(&rp);
+		} else {
+			size_t m = strlen(ft->more);
+
+			/* Cut where the walk faulted: the line ends there. */
+			if (m && ft->more[m - 1] != '\n' && m + 1 < sizeof(ft->more))
+				strcpy(ft->more + m, "\n");
+		}
+	}
+	snprintf(ft->head, sizeof(ft->head), "fault cause=%lu (%s) sepc=%#lx stval=%#lx hart=%u "
+		 "thread=%s tid=%u ctx=%s", (unsigned long)cause, name, (unsigned long)f->regs[0],
+		 (unsigned long)f->stval, h->hartid, t ? t->name : "-", t ? t->id : 0,
+		 h->irq_level ? "irq" : t ? "thread" : "sched-loop");
+}
+
+static void fault_print(const struct fault_text *ft)
+{
+	klog_fault(ft->more, "trap", "%s", ft->head);
 }
 
 /*
@@ -182,25 +213,47 @@ static void fault(struct trap_frame *f)
 {
 	struct hart *h = this_hart();
 	struct thread *t = h->cur;
+	struct update_fault_note note = { .quiet = false, .msg = "" };
+	struct fault_text ft;
 
 	if (panic_active())
 		fault_while_panicking();
+	if (h->fault_depth == 1) {
+		struct unwind_node *top = unwind_top_here();
+
+		if (top && top->kind == UNW_RECOVER && top->why == RECOVER_REPORT) {
+			/* A bad frame pointer while writing a report: stop the walk there. */
+			unwind_to(top, f);
+			return;
+		}
+	}
 	if (++h->fault_depth > 2) {
 		/* Faulting again in the fault path: nothing of the kernel is trusted. */
-		static const char msg[] = "trap: fault in the fault path: hart parked\n";
+		char msg[96];
+		int n = snprintf(msg, sizeof(msg), "trap: fault in the fault path hart=%u cause=%lu "
+				 "sepc=%#lx stval=%#lx: hart parked\n", h->hartid, (unsigned long)f->scause,
+				 (unsigned long)f->regs[0], (unsigned long)f->stval);
 
-		for (const char *p = msg; *p; p++)
-			sbi_console_putchar(*p);
+		for (int i = 0; i < n && i < (int)sizeof(msg); i++)
+			sbi_console_putchar(msg[i]);
 		h->online = false;
 		csr_write(sie, 0);
 		for (;;)
 			wfi();
 	}
-	fault_report(f, h, t);
-	if (h->fault_depth == 1 && update_fault(f)) {
+	fault_format(&ft, f, h, t);
+	if (h->fault_depth == 1 && update_fault(f, &note)) {
+		/* Unwound: a call retried, a transfer or self-test failed. */
+		if (!note.quiet)
+			fault_print(&ft);
+		if (note.msg[0])
+			klog_fault(NULL, "update", "%s", note.msg);
 		h->fault_depth--;
-		return;		/* unwound: a call retried, a transfer or self-test failed */
+		return;
 	}
+	fault_print(&ft);
+	if (note.msg[0])
+		klog_fault(NULL, "update", "%s", note.msg);
 	stop_faulting(f, h, t);
 }
 

@@ -286,6 +286,8 @@ static int run_selftest(const struct update_desc *d, struct module *mod, bool *a
 			}
 		}
 	}
+	if (rc < 0 && rc != -KE_FAULT)
+		klog("update", "self-test of %s returned %d", mod->name, r->result);
 	kfree(r);
 	return rc;
 }
@@ -535,6 +537,8 @@ static enum update_result commit(struct update_record *rec)
 	t0 = rdtime();
 	convert_max_blackout_ticks(true);
 	/* From the first switched instance on, a fault in new code rolls back. */
+	rec->failed_calls0 = convert_failed_calls;
+	rec->back_failures0 = convert_back_failures;
 	__atomic_store_n(&rec->phase, REC_PROBATION, __ATOMIC_RELEASE);
 	{
 		/* O(classes): nothing to gain from being preempted in the middle. */

@@ -43,4 +43,7 @@ EXPORT_SYMBOL(err_name);
 EXPORT_SYMBOL(panic);
 EXPORT_SYMBOL(timer_freq_hz);
 EXPORT_SYMBOL(console_push);
+/* Update modules must not block; these are for the fault tests that check it is caught. */
+EXPORT_SYMBOL(thread_sleep_us);
+EXPORT_SYMBOL(thread_yield);
 

@@ -168,7 +168,14 @@ static void retry_call(struct unwind_node *n, struct trap_frame *tf)
 	tf->regs[0] = (uint64_t)ip_retry;
 }
 
-static bool call_fault(struct update_record *rec, struct unwind_node *n, struct trap_frame *tf)
+/* The first few faults of a pack are reported in full, the rest counted. */
+static void note_fault(struct update_record *rec, struct update_fault_note *note)
+{
+	note->quiet = __atomic_fetch_add(&rec->faults, 1, __ATOMIC_RELAXED) >= UPDATE_FAULT_REPORTS;
+}
+
+static bool call_fault(struct update_record *rec, struct unwind_node *n, struct trap_frame *tf,
+		       struct update_fault_note *note)
 {
 	struct class_version *cv = convert_call_version(n);
 	char at[80], reason[128];
@@ -179,15 +186,16 @@ static bool call_fault(struct update_record *rec, struct unwind_node *n, struct 
 	rc = begin_rollback(rec, reason, "call retried");
 	if (rc < 0)
 		return false;
+	note_fault(rec, note);
 	if (rc > 0)
-		klog_fault(NULL, "update", "fault in new code class=%s: rolling back, the call is retried",
-			   class_name_of(cv));
+		snprintf(note->msg, sizeof(note->msg), "fault in new code class=%s: rolling back, "
+			 "the call is retried", class_name_of(cv));
 	retry_call(n, tf);
 	return true;
 }
 
 static bool recover_fault(struct update_record *rec, struct unwind_node *n,
-			  struct trap_frame *tf)
+			  struct trap_frame *tf, struct update_fault_note *note)
 {
 	if (n->why == RECOVER_TRANSFER) {
 		const struct class_version *cv = n->what;
@@ -197,35 +205,40 @@ static bool recover_fault(struct update_record *rec, struct unwind_node *n,
 		where(at, sizeof(at), tf, cv);
 		snprintf(reason, sizeof(reason), "fault cause=%lu in %s (transfer)",
 			 (unsigned long)tf->scause, at);
-		if (rec_owns_version(rec, cv))
+		if (rec_owns_version(rec, cv)) {
 			rc = begin_rollback(rec, reason, "conversion undone");
+			note_fault(rec, note);
+		}
 		if (rc > 0)
-			klog_fault(NULL, "update", "fault in new code class=%s: rolling back, the "
-				   "conversion is undone (a call that needed it runs on the old "
-				   "version; an eager or background one has none to retry)",
-				   class_name_of(cv));
+			snprintf(note->msg, sizeof(note->msg), "fault in new code class=%s: rolling "
+				 "back, the conversion is undone (a call that needed it runs on the "
+				 "old version; an eager or background one has none to retry)",
+				 class_name_of(cv));
 		else if (rc < 0)
-			klog_fault(NULL, "update", "transfer fault after probation class=%s: %s; "
-				   "the instance stays on its version", class_name_of(cv), reason);
+			snprintf(note->msg, sizeof(note->msg), "transfer fault after probation "
+				 "class=%.24s: %.120s; the instance stays on its version",
+				 class_name_of(cv), reason);
 	}
 	unwind_to(n, tf);	/* recover_save() returns 1 */
 	return true;
 }
 
-bool update_fault(struct trap_frame *tf)
+bool update_fault(struct trap_frame *tf, struct update_fault_note *note)
 {
 	struct update_record *rec = &update_rec;
 	uint32_t level = this_hart()->irq_level;
 	struct module *m;
 
+	note->quiet = false;
+	note->msg[0] = '\0';
 	for (struct unwind_node *n = *unwind_chain(); n && n->level == level; n = n->prev) {
 		if (n->kind == UNW_RECOVER) {
 			if (n->why == RECOVER_IRQ)
 				break;	/* the bottom of this interrupt handler: trap.c's */
-			return recover_fault(rec, n, tf);
+			return recover_fault(rec, n, tf, note);
 		}
 		if (n->cookie & UNW_PROBATION && rec_owns_version(rec, convert_call_version(n)) &&
-		    call_fault(rec, n, tf))
+		    call_fault(rec, n, tf, note))
 			return true;
 	}
 	/* Code of the pack, but no call to go back to: the thread stops, the pack goes. */
@@ -239,8 +252,8 @@ bool update_fault(struct trap_frame *tf)
 			 (unsigned long)tf->scause, m->name,
 			 (unsigned long)(tf->regs[0] - (uintptr_t)m->text));
 		if (begin_rollback(rec, reason, "faulting context stopped") > 0)
-			klog_fault(NULL, "update", "fault in new code module=%s outside any call: "
-				   "rolling back, the faulting context is stopped", m->name);
+			snprintf(note->msg, sizeof(note->msg), "fault in new code module=%s outside "
+				 "any call: rolling back, the faulting context is stopped", m->name);
 	}
 	return false;
 }
@@ -284,7 +297,7 @@ void update_tick(struct trap_frame *tf)
 	if (rc < 0)
 		return;
 	if (rc > 0)
-		klog_fault(NULL, "update", "loop in new code class=%s ticks=%u ms=%lu: rolling back, "
+		klog_fault(NULL, "update", "loop in new code class=%s ticks=%u ms=%lu; rolling back, "
 			   "the call is retried", class_name_of(cv), n->ticks,
 			   (unsigned long)(us / 1000));
 	retry_call(n, tf);
@@ -307,7 +320,7 @@ void update_block_check(void)
 	if (rc < 0)
 		return;
 	if (rc > 0)
-		klog_fault(NULL, "update", "blocking call in new code class=%s: rolling back, the "
+		klog_fault(NULL, "update", "blocking call in new code class=%s; rolling back, the "
 			   "call is retried", class_name_of(cv));
 	n->faults++;
 	unwind_jump(n);
@@ -417,7 +430,7 @@ static void retire_versions(struct factory *f)
 
 static void finish_rollback(struct update_record *rec)
 {
-	uint64_t failed0 = convert_failed_calls, back0 = convert_back_failures;
+	uint64_t failed0 = rec->failed_calls0, back0 = rec->back_failures0;
 	uint64_t deadline = rdtime() + timer_us_to_ticks(1000000);
 
 	/* The fault that started it writes the reason right after the switch of phase. */
@@ -444,6 +457,9 @@ static void finish_rollback(struct update_record *rec)
 		     factory_class(cw->f)->name, cw->from, cw->to, factory_class(cw->f)->version,
 		     rollback_how ? rollback_how : "?", rec->reason);
 	}
+	if (rec->faults > UPDATE_FAULT_REPORTS)
+		klog("update", "faults in new code count=%u reported=%u", rec->faults,
+		     UPDATE_FAULT_REPORTS);
 	if (convert_failed_calls != failed0 || convert_back_failures != back0)
 		klog("update", "rollback details calls_failed=%lu transfer_back_failed=%lu "
 		     "(a failed transfer_back keeps the state as it was at the conversion)",

@@ -35,7 +35,8 @@
 #endif
 #define MAX_HARTS PLAT_MAX_HARTS
 #define HART_HELD_MAX	16	/* spinlocks one hart holds at once, at most */
-#define HART_REPORT_MAX	768
+#define HART_REPORT_MAX	1536
+#define HART_REPORT_LINES	8
 
 /* Callee-saved registers of a thread or of a hart's scheduler loop. */
 struct context {
@@ -95,6 +96,8 @@ struct hart {
 	uint32_t cur_irq;	/* external source being handled, 0 if none */
 	/* A fault report made while this hart held the log lock (log.c). */
 	char pending_report[HART_REPORT_MAX];
+	uint16_t pending_lines[HART_REPORT_LINES];	/* where each kept line starts */
+	uint32_t pending_nlines;
 	volatile uint32_t pending_len;
 	uint32_t pending_dropped;
 };

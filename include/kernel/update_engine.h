@@ -51,6 +51,17 @@ struct update_record {
 	volatile int reason_ready;	/* reason written (by the fault that started the rollback) */
 	uint64_t probation_us;
 	bool journaled;			/* its outcome goes to the journal */
+	volatile uint32_t faults;	/* faults handled in its code (reports: the first few) */
+	uint64_t failed_calls0, back_failures0;	/* convert.c's counters at the switch */
+};
+
+/* Fault reports printed per pack; later faults of the same pack are only counted. */
+#define UPDATE_FAULT_REPORTS 8
+
+/* What update_fault() tells trap.c to print. */
+struct update_fault_note {
+	bool quiet;		/* do not print the trap report (one of many of this pack) */
+	char msg[240];		/* an `update:` line to print after it, if not empty */
 };
 
 extern struct update_record update_rec;
@@ -98,7 +109,7 @@ void blackout_stats_reset(void);
  * ordinary fault for trap.c to contain (if it hit code of the pack under
  * probation, the pack is rolled back all the same).
  */
-bool update_fault(struct trap_frame *tf);
+bool update_fault(struct trap_frame *tf, struct update_fault_note *note);
 
 /*
  * Timer interrupt of a thread interrupted with interrupts on: counts the
