@@ -56,12 +56,25 @@ struct scan {
 	unsigned int busy;
 };
 
+/*
+ * A thread that will never run again counts for nothing: the one running
+ * on a hart that was lost or parked (trap.c, update/engine.c), and those
+ * pinned there. (An unpinned one queued there may still be stolen.)
+ */
+static bool gone_with_its_hart(const struct thread *t)
+{
+	struct hart *h = t->hart >= 0 ? hart_by_index((unsigned int)t->hart) : NULL;
+
+	return h && !h->online && (t->state == THREAD_RUNNING || t->affinity >= 0);
+}
+
 static void scan_thread(struct thread *t, void *arg)
 {
 	struct scan *s = arg;
 	uint64_t since = __atomic_load_n(&t->qs_since, __ATOMIC_ACQUIRE);
 
-	if (t != s->self && t->state != THREAD_DEAD && since != QS_IDLE && since < s->epoch)
+	if (t != s->self && t->state != THREAD_DEAD && since != QS_IDLE && since < s->epoch &&
+	    !gone_with_its_hart(t))
 		s->busy++;
 }
 

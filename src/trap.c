@@ -181,8 +181,10 @@ static void stop_faulting(struct trap_frame *f, struct hart *h, struct thread *t
 
 	if (ip) {
 		n = unwind_release_locks(ip->nheld, locks, sizeof(locks));
-		klog_fault(NULL, "trap", "interrupt handler stopped irq=%u released_locks=%u%s%s; hart "
-			   "%u goes on", h->cur_irq, n, n ? " locks=" : "", locks, h->hartid);
+		klog_fault(NULL, "trap", "interrupt handler stopped irq=%s source=%u released_locks=%u%s%s; "
+			   "hart %u goes on", h->cur_cause == IRQ_S_TIMER ? "timer" :
+			   h->cur_cause == IRQ_S_EXT ? "external" : "software", h->cur_irq, n,
+			   n ? " locks=" : "", locks, h->hartid);
 		unwind_to(ip, f);	/* trap_handle() sees its recovery point return 1 */
 		h->fault_depth--;
 		return;
@@ -302,6 +304,7 @@ static void interrupt_guarded(uint64_t irq)
 	struct recover_point rp;
 
 	h->irq_level++;
+	h->cur_cause = (uint32_t)irq;
 	recover_push(&rp, RECOVER_IRQ, NULL);
 	if (!recover_save(rp.regs)) {
 		interrupt(irq);

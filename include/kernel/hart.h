@@ -94,6 +94,7 @@ struct hart {
 	uint32_t irq_level;
 	uint32_t fault_depth;
 	uint32_t cur_irq;	/* external source being handled, 0 if none */
+	uint32_t cur_cause;	/* interrupt being handled (IRQ_S_*) */
 	/* A fault report made while this hart held the log lock (log.c). */
 	char pending_report[HART_REPORT_MAX];
 	uint16_t pending_lines[HART_REPORT_LINES];	/* where each kept line starts */

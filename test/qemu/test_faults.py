@@ -11,12 +11,19 @@ Boots (build/<board>/kernel-demo.elf, `updates=...`):
            transfer_back() faulting during the rollback, add() looping with
            interrupts on, add() sleeping, a self-test that traps and one that
            never returns, timer arm() faulting in every hart's timer
-           interrupt, then a counter update that commits, with a latent bug
-           the shell's `probe add <n>` reaches after probation (a fault, a
-           fault holding a lock, then that lock taken again).
+           interrupt, sched pick() faulting holding a run-queue lock in every
+           hart's scheduler loop (no thread), then a counter update that
+           commits, with a latent bug the shell's `probe add <n>` reaches
+           after probation (a fault, a fault holding a lock, then that lock
+           taken again).
   uart     qemu-virt only (ns16550): write() faulting holding its transmit
            lock under the log lock, irq() faulting in the console's receive
-           interrupt (input typed during its probation), then a good one.
+           interrupt (input typed during its probation), then a good one,
+           then a timer update whose arm() faults once after probation (an
+           interrupt handler abandoned, the hart going on).
+  lost     qemu-virt: a self-test spinning with interrupts off: its hart is
+           declared lost, and the next pack still applies (quiescence skips
+           the lost hart).
   agent    qemu-virt over the network, as a user would: packs made by
            `ota.py build`, pushed with curl: the issue's eager counter update
            whose transfer faults and uart update whose write faults; GET
@@ -34,8 +41,9 @@ from ota_checks import boot_agent, build_pack, check_all_heartbeats, curl_put, e
 
 PACKS = read_pack_list()
 COUNTER_PLAN = ["f-add", "f-xfer-eager", "f-xfer-lazy", "f-back", "f-loop", "f-block",
-                "f-selftrap", "f-selfhang", "f-timer", "f-late"]
-UART_PLAN = ["f-uart-write", "f-uart-irq", "f-uart-good"]
+                "f-selftrap", "f-selfhang", "f-timer", "f-sched", "f-late"]
+UART_PLAN = ["f-uart-write", "f-uart-irq", "f-uart-good", "f-timer-late"]
+LOST_PLAN = ["f-selfspin", "f-good"]
 SMP = {"qemu-virt": 4, "hifive-unleashed": 5}
 # Threads a kind stops on purpose: the self-test that never returns (at its
 # next preemption point), and the probe threads that hit the latent bug after
@@ -54,6 +62,16 @@ def test_pack_list():
     seqs = [PACKS[n]["seq"] for n in COUNTER_PLAN]
     assert seqs == sorted(seqs) and [PACKS[n]["seq"] for n in UART_PLAN] == sorted(
         PACKS[n]["seq"] for n in UART_PLAN)
+
+
+def unglue_echo(q):
+    """The shell echoes what is typed a character at a time, so a log line
+    may follow the echo of a command on the same line ("mem[  6.39] h1 ...").
+    Puts such a line back on its own for the parser (the run is over)."""
+    for i, line in enumerate(q.lines):
+        m = PREFIX_ANYWHERE_RE.search(line)
+        if m and m.start() > 0 and re.fullmatch(r"[a-z0-9 ]+", line[:m.start()]):
+            q.lines[i] = line[m.start():]
 
 
 class Run:
@@ -83,24 +101,42 @@ def boot_counter(factory, board):
         q.wait_exit(timeout=20)
     except QemuError:
         q.kill()
+    unglue_echo(q)
     return Run(board, q, probes)
 
 
 def boot_uart(factory):
-    q = factory("qemu-virt", 4, args=f"updates={','.join(UART_PLAN)} probation_ms=1500 halt",
-                kernel=demo_elf("qemu-virt"), hard_timeout=90, name="faults-uart-qemu-virt")
+    q = factory("qemu-virt", 4, args=f"updates={','.join(UART_PLAN)} probation_ms=1500",
+                kernel=demo_elf("qemu-virt"), hard_timeout=100, name="faults-uart-qemu-virt")
     typed = None
     try:
         a = q.wait_for(r"demo: applying pack=f-uart-irq ", timeout=60)
         q.wait_for(r"update: applied class=uart ", timeout=20, start=a.index)
         typed = len(q.lines)
         q.send("mem\n")
-        q.wait_exit(timeout=60)
+        q.wait_for(r"demo: done ", timeout=60)
+        # f-timer-late's one fault, 3 s after its switch; two heartbeats after it
+        s = q.wait_for(r"trap: interrupt handler stopped ", timeout=20).index
+        for _ in range(2):
+            s = q.wait_for(r"\] h\d+ workload: heartbeat ", timeout=10, start=s + 1).index
+        q.send("halt\n")
+        q.wait_exit(timeout=20)
     except QemuError:
         q.kill()
+    unglue_echo(q)
     r = Run("qemu-virt", q)
     r.typed = typed
     return r
+
+
+def boot_lost(factory):
+    q = factory("qemu-virt", 4, args=f"updates={','.join(LOST_PLAN)} probation_ms=300 halt",
+                kernel=demo_elf("qemu-virt"), hard_timeout=60, name="faults-lost-qemu-virt")
+    try:
+        q.wait_exit(timeout=55)
+    except QemuError:
+        q.kill()
+    return Run("qemu-virt", q)
 
 
 @pytest.fixture(scope="module", params=["qemu-virt", "hifive-unleashed"])
@@ -127,14 +163,16 @@ def traps(step):
     return [e for e in step.lines if e.subsystem == "trap" and e.event == "fault"]
 
 
-def check_run(r):
+def check_run(r, handler_stopped=False):
     """No panic, the only stopped threads are the documented ones, QEMU ended
     by itself, well-formed log, timestamps in order, heartbeats matching."""
     q = r.qemu
     assert q.returncode == 0 and not q.killed, f"QEMU {q.status()}\n{q.tail(40)}"
     bad = [h.line for h in q.find(r"\] h\d+ (panic: |update: rollback of \S+ incomplete|"
                                   r"workload: (call failed|not started)|trap: (no thread to stop|"
-                                  r"interrupt handler stopped|fault reports lost))")]
+                                  r"fault reports lost))")]
+    stopped_handlers = q.find(r"\] h\d+ trap: interrupt handler stopped ")
+    assert len(stopped_handlers) == (1 if handler_stopped else 0), [h.line for h in stopped_handlers]
     assert not bad, "\n".join(bad)
     assert not q.find(r"fault in the fault path"), q.tail(40)
     stopped = [e.raw for e in q.log("trap", "thread stopped") if not STOPPED_OK.search(e.raw)]
@@ -176,7 +214,7 @@ def check_reports(step, ctx, thread, lo_hi=None):
     ts = traps(step)
     assert ts, f"{step.name}: no trap report"
     for t in ts:
-        assert t.kv.get("ctx") == ctx and t.kv.get("thread") == thread, t.raw
+        assert t.kv.get("ctx") == ctx and thread in (None, t.kv.get("thread")), t.raw
         if lo_hi:
             assert lo_hi[0] <= t.int("sepc") < lo_hi[1], f"fault outside the module: {t.raw}"
     return ts
@@ -198,35 +236,40 @@ def test_fault_in_method(counter):
     assert len(f) == 1 and f[0].raw.endswith("rolling back, the call is retried"), f
 
 
-@pytest.mark.parametrize("name,thread", [("f-xfer-eager", "demo"), ("f-xfer-lazy", "worker")])
-def test_transfer_fault(counter, name, thread):
+@pytest.mark.parametrize("name", ["f-xfer-eager", "f-xfer-lazy"])
+def test_transfer_fault(counter, name):
     s = counter.step(name)
     e = check_rolled_back(s, "counter", "conversion undone")
-    ts = check_reports(s, "thread", thread, module_range(s))
+    ts = check_reports(s, "thread", None, module_range(s))    # any caller that converted
     assert e.kv["reason"].endswith("(transfer)"), e.raw
     f = s.update("fault in new code")
     assert len(f) == 1 and "the conversion is undone" in f[0].raw, f
     if name == "f-xfer-eager":
-        # the engine's own conversion faulted: one fault, no instance converted
-        assert len(ts) == 1, [t.raw for t in ts]
+        # the engine's conversion (or a worker's call that got to an instance
+        # first) faulted, then no conversion was tried any more
+        assert 1 <= len(ts) <= 8, [t.raw for t in ts]
         a = s.update("applied")
         assert len(a) == 1 and a[0].kv["mode"] == "eager", a
 
 
 def test_transfer_back_fault(counter):
-    """add() faults (rollback), then every transfer_back faults: each
-    instance comes back to its state at conversion, the reports stop after
-    the first 8 of the pack, the rest are counted."""
+    """add() faults (rollback), then the transfer_back of every instance
+    converted so far faults too: each comes back to its state at
+    conversion (the totals still match), and trap reports stop after the
+    first 8 of the pack, the rest counted."""
     s = counter.step("f-back")
     check_rolled_back(s, "counter", "call retried")
     ts = traps(s)
     assert len(ts) <= 8, f"{len(ts)} trap reports for one pack"
-    n = s.update("faults in new code")
-    assert len(n) == 1 and n[0].int("reported") == 8, [e.raw for e in n]
-    total = n[0].int("count")
     d = s.update("rollback details")
-    assert len(d) == 1 and d[0].int("transfer_back_failed") >= 8, d
-    assert total >= d[0].int("transfer_back_failed"), (n[0].raw, d[0].raw)
+    assert len(d) == 1 and d[0].int("transfer_back_failed") >= 1, d
+    total = 1 + d[0].int("transfer_back_failed")     # the add() that started it, at least
+    n = s.update("faults in new code")
+    if total > 8:
+        assert len(n) == 1 and n[0].int("reported") == 8 and n[0].int("count") >= total, (
+            [e.raw for e in n])
+    else:
+        assert len(ts) >= total, [t.raw for t in ts]
 
 
 def test_loop_detected(counter):
@@ -278,14 +321,28 @@ def test_interrupt_context_fault(counter):
     handler, retried on version 1; every hart keeps ticking."""
     s = counter.step("f-timer")
     check_rolled_back(s, "timer", "call retried")
-    ts = traps(s)
-    assert ts, "no trap report"
-    check_reports(s, "irq", ts[0].kv["thread"], module_range(s))
+    check_reports(s, "irq", None, module_range(s))
     after = [e for e in counter.run.heartbeats if e.index > s.result.index]
     before = [e for e in counter.run.heartbeats if e.index < s.applying.index]
     assert before and len(after) >= 2
     for h in range(counter.run.nharts):
         assert after[-1].ints("ticks_by_hart")[h] > before[-1].ints("ticks_by_hart")[h]
+
+
+def test_fault_in_scheduler_loop(counter):
+    """sched pick() faults holding its run-queue lock, in the scheduler
+    loop of every hart (no thread): unwound, the lock released, retried;
+    the run queues go back to version 1 (policy rr) and every hart keeps
+    running its threads."""
+    s = counter.step("f-sched")
+    check_rolled_back(s, "sched", "call retried")
+    check_reports(s, "sched-loop", "-", module_range(s))
+    assert s.versions.kv["sched"] == "1" and s.versions.kv["policy"] == "rr", s.versions.raw
+    after = [e for e in counter.run.heartbeats if e.index > s.result.index]
+    before = [e for e in counter.run.heartbeats if e.index < s.applying.index]
+    assert before and after
+    for h in range(counter.run.nharts):
+        assert after[-1].ints("calls_by_hart")[h] > before[-1].ints("calls_by_hart")[h]
 
 
 def test_next_pack_applies(counter):
@@ -324,7 +381,7 @@ def test_fault_after_probation(counter):
 
 
 def test_uart_run(uart):
-    check_run(uart)
+    check_run(uart, handler_stopped=True)
 
 
 def test_fault_with_locks_held(uart):
@@ -349,7 +406,7 @@ def test_fault_in_interrupt_handler(uart):
     version 1, which reads the byte: the command typed still runs."""
     s = uart.step("f-uart-irq")
     check_rolled_back(s, "uart", "call retried")
-    check_reports(s, "irq", traps(s)[0].kv["thread"], module_range(s))
+    check_reports(s, "irq", None, module_range(s))
     assert uart.typed is not None
     assert uart.qemu.find(MEM_RE, since=uart.typed), "the input typed was lost"
 
@@ -358,6 +415,59 @@ def test_uart_next_pack_applies(uart):
     s = uart.step("f-uart-good")
     assert s.outcome == "ok", s.result.raw
     assert s.versions.kv["uart"] == "2"
+
+
+def test_fault_in_interrupt_after_probation(uart):
+    """timer arm() faults once, in one hart's timer interrupt, after its
+    probation: that handler is abandoned, nothing else; the hart keeps
+    ticking (its next tick programmed without the timer object) and the
+    thread it interrupted goes on."""
+    s = uart.step("f-timer-late")
+    assert s.outcome == "ok", s.result.raw
+    lo, hi = module_range(s)
+    q = uart.qemu
+    ts = [e for e in q.log("trap", "fault") if lo <= e.int("sepc") < hi]
+    assert len(ts) == 1 and ts[0].kv["ctx"] == "irq", [e.raw for e in ts]
+    t = ts[0]
+    committed = s.update("committed")
+    assert committed and committed[0].index < t.index, "the fault came during probation"
+    st = q.log("trap", "interrupt handler stopped")
+    assert len(st) == 1 and st[0].kv["irq"] == "timer" and st[0].hart == t.hart, st
+    assert not [e for e in q.log("trap", "thread stopped") if e.index > t.index]
+    after = [e for e in uart.run.heartbeats if e.index > st[0].index]
+    before = [e for e in uart.run.heartbeats if e.index < t.index]
+    assert before and len(after) >= 2, "no heartbeats after the fault"
+    for h in range(uart.run.nharts):
+        assert after[-1].ints("ticks_by_hart")[h] > before[-1].ints("ticks_by_hart")[h]
+        assert after[-1].ints("calls_by_hart")[h] > after[0].ints("calls_by_hart")[h]
+
+
+# --- a hart lost to a self-test (qemu-virt) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lost(qemu_module):
+    return boot_lost(qemu_module)
+
+
+def test_selftest_spinning_irqs_off(lost):
+    """A self-test that spins with interrupts off cannot be stopped: its
+    hart is declared lost (the only thing the board loses), the pack is
+    refused, and the next pack applies: quiescence skips the lost hart."""
+    q = lost.qemu
+    assert q.returncode == 0 and not q.killed, f"QEMU {q.status()}\n{q.tail(40)}"
+    assert not q.find(r"\] h\d+ (panic: |trap: )"), q.tail(40)
+    s = lost.step("f-selfspin")
+    assert s.outcome == "selftest", s.result.raw
+    assert s.update("rejected")[0].kv["detail"] == "step-1: self-test did not finish"
+    gone = s.update(r"hart \d+ lost: .*")
+    assert len(gone) == 1, [e.raw for e in s.update(r".*")]
+    assert len(s.update(r"self-test of step-1 does not stop: .*")) == 1
+    g = lost.step("f-good")
+    assert g.outcome == "ok", g.result.raw
+    assert g.update("committed")
+    # heartbeats still come (workers pinned to the lost hart no longer park: match=unknown)
+    assert [e for e in lost.run.heartbeats if e.index > g.result.index]
 
 
 # --- over the network ------------------------------------------------------------------

@@ -617,6 +617,23 @@ static void test_fault_in_handler_over_call(void **state)
 	probation_settle(&update_rec, true);
 }
 
+/* Reports: the first UPDATE_FAULT_REPORTS faults of a pack in full, the rest counted. */
+static void test_fault_reports_capped(void **state)
+{
+	struct object *n = convert_it();
+
+	for (int i = 0; i < UPDATE_FAULT_REPORTS + 3; i++) {
+		struct trap_frame tf = fault_at((uintptr_t)fake_text + 0x10);
+
+		call_in_progress(n);
+		assert_true(update_fault(&tf, &note));
+		assert_int_equal(note.quiet, i >= UPDATE_FAULT_REPORTS);
+		assert_int_equal(note.msg[0] != '\0', i == 0);	/* one rolling-back line */
+	}
+	probation_settle(&update_rec, false);
+	assert_non_null(find_line("update: faults in new code count=11 reported=8"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -634,6 +651,7 @@ int main(void)
 		T(test_selftest_fault_recovers),
 		T(test_fault_outside_call),
 		T(test_fault_in_handler_over_call),
+		T(test_fault_reports_capped),
 #undef T
 	};
 
