@@ -230,6 +230,7 @@ static int run_selftest(const struct update_desc *d, struct module *mod, bool *a
 	struct selftest_run *r = kzalloc(sizeof(*r));
 	uint64_t deadline = rdtime() + timer_us_to_ticks(SELFTEST_TIMEOUT_US);
 	unsigned int me = this_hart()->index;
+	struct thread *t;
 	int rc;
 
 	*abandoned = false;
@@ -249,9 +250,11 @@ static int run_selftest(const struct update_desc *d, struct module *mod, bool *a
 		}
 	}
 	spin_lock(&r->lock);
-	r->thread = thread_create("selftest", selftest_main, r, (int)r->hart);
+	t = thread_create("selftest", selftest_main, r, (int)r->hart);
+	r->thread = t;
 	spin_unlock(&r->lock);
-	if (!r->thread) {
+	/* (r->thread may be NULL already: a quick self-test is over and gone.) */
+	if (!t) {
 		kfree(r);
 		return -KE_NOMEM;
 	}
