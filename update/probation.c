@@ -503,6 +503,9 @@ bool probation_decide(struct update_record *rec)
 {
 	int phase = REC_PROBATION;
 
+	/* Applied without probation (the stop-the-world baseline): nothing to decide. */
+	if (__atomic_load_n(&rec->phase, __ATOMIC_ACQUIRE) == REC_IDLE)
+		return true;
 	wait_probation(rec);
 	sweep_in_probation(rec);
 	drain_probation_calls(rec);

@@ -617,6 +617,17 @@ static void test_fault_in_handler_over_call(void **state)
 	probation_settle(&update_rec, true);
 }
 
+/* A pack applied without probation (stop-the-world baseline, phase IDLE) commits. */
+static void test_no_probation_commits(void **state)
+{
+	convert_it();
+	update_rec.phase = REC_IDLE;
+	assert_true(probation_decide(&update_rec));
+	probation_settle(&update_rec, true);
+	assert_int_equal(count_lines("update: rolled-back"), 0);
+	assert_int_equal(update_last_result, UPDATE_OK);
+}
+
 /* Reports: the first UPDATE_FAULT_REPORTS faults of a pack in full, the rest counted. */
 static void test_fault_reports_capped(void **state)
 {
@@ -652,6 +663,7 @@ int main(void)
 		T(test_fault_outside_call),
 		T(test_fault_in_handler_over_call),
 		T(test_fault_reports_capped),
+		T(test_no_probation_commits),
 #undef T
 	};
 
