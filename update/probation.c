@@ -54,7 +54,7 @@
 #include <kernel/unwind.h>
 
 #define SWEEP_TIMEOUT_US	30000000
-#define DRAIN_TIMEOUT_US	3000000	/* longer than the loop bound at any load */
+#define DRAIN_TIMEOUT_US	10000000	/* well past the loop bound, even on a loaded host */
 #define ROLLBACK_QUIESCE_US	10000000
 
 uint64_t update_probation_us = 1500000;

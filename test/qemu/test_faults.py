@@ -115,7 +115,7 @@ def boot_uart(factory):
         typed = len(q.lines)
         q.send("mem\n")
         q.wait_for(r"demo: done ", timeout=60)
-        # f-timer-late's one fault, 3 s after its switch; two heartbeats after it
+        # f-timer-late's one fault, 6 s after its switch; two heartbeats after it
         s = q.wait_for(r"trap: interrupt handler stopped ", timeout=20).index
         for _ in range(2):
             s = q.wait_for(r"\] h\d+ workload: heartbeat ", timeout=10, start=s + 1).index

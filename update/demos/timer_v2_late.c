@@ -1,6 +1,6 @@
 /*
  * Fault-matrix module: timer (sbi-time) 1 -> 2 that works, except that
- * arm() faults once, in one hart's timer interrupt, 3 seconds after its
+ * arm() faults once, in one hart's timer interrupt, 6 seconds after its
  * first call: after probation. An ordinary fault then: that interrupt
  * handler is abandoned (the hart's next tick is programmed without the
  * timer object) and the interrupted thread, and every other, goes on.
@@ -24,7 +24,7 @@ static long late_arm(struct object *self, uint64_t ticks)
 	int no = 0;
 
 	__atomic_compare_exchange_n(&first, &zero, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-	if (now - __atomic_load_n(&first, __ATOMIC_RELAXED) > 3 * timer_freq_hz &&
+	if (now - __atomic_load_n(&first, __ATOMIC_RELAXED) > 6 * timer_freq_hz &&
 	    __atomic_compare_exchange_n(&fired, &no, 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		ticks += (uint64_t)*nowhere;
 	h->next_tick = now + ticks;
