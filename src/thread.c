@@ -222,6 +222,7 @@ void thread_kill_current(void)
 	h->irq_was_on = 0;
 	h->fault_depth = 0;
 	unwind_drop(NULL);
+	h->irq_level = 0;	/* whatever it was inside of, it never returns there */
 	thread_exit();
 }
 
