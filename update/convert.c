@@ -415,6 +415,25 @@ static struct object *follow(struct object *self)
 	return n;
 }
 
+/*
+ * For a context that must not wait for the calls still in an instance
+ * being reverted (see can_wait): they are mostly short calls on other
+ * harts, so spin a little. Returns what sits in the slot then (@self
+ * while it is still busy, or free again: the caller looks again).
+ */
+#define NOWAIT_SPIN_US 2000
+
+static struct object *follow_briefly(struct object *self)
+{
+	uint64_t end = rdtime() + timer_us_to_ticks(NOWAIT_SPIN_US);
+	struct object *n;
+
+	while ((n = ott_slot_object(&kernel_ott, self->slot)) == self &&
+	       __atomic_load_n(&self->inflight, __ATOMIC_ACQUIRE) && rdtime() < end)
+		;
+	return n;
+}
+
 /* Is a counted call into @obj already open in this context (re-entry)? */
 static bool in_chain(const struct object *obj)
 {
@@ -534,9 +553,20 @@ ott_method_t lazy_enter(struct object *self, unsigned long m, struct ip_frame *f
 			if (err == -KE_BUSY && state == CV_REVERT && !can_wait()) {
 				/*
 				 * Calls still in it, and this context must not spin
-				 * behind them: run on the new code once more, unless
-				 * this call already faulted there during the rollback.
+				 * behind them for long (one may be preempted on this
+				 * very hart): a short spin, then run on the new code
+				 * once more, unless this call already faulted there
+				 * during the rollback.
 				 */
+				n = follow_briefly(self);
+				if (n != self) {
+					if (!n)
+						return (ott_method_t)ott_stale_method;
+					f->a[0] = (uint64_t)n;
+					return ((const ott_method_t *)n->ops)[m];
+				}
+				if (!(__atomic_load_n(&self->inflight, __ATOMIC_ACQUIRE) & ~OBJ_CLAIMED))
+					continue;	/* drained: convert it back now */
 				if (f->node.faults >= 2) {
 					__atomic_add_fetch(&convert_failed_calls, 1, __ATOMIC_RELAXED);
 					return (ott_method_t)object_busy;

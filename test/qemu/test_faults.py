@@ -12,7 +12,9 @@ Boots (build/<board>/kernel-demo.elf, `updates=...`):
            interrupts on, add() sleeping, a self-test that traps and one that
            never returns, timer arm() faulting in every hart's timer
            interrupt, sched pick() faulting holding a run-queue lock in every
-           hart's scheduler loop (no thread), then a counter update that
+           hart's scheduler loop (no thread), sched enqueue() faulting
+           holding a run-queue lock under the thread's lock (no thread may
+           be lost), then a counter update that
            commits, with a latent bug the shell's `probe add <n>` reaches
            after probation (a fault, a fault holding a lock, then that lock
            taken again).
@@ -41,7 +43,7 @@ from ota_checks import boot_agent, build_pack, check_all_heartbeats, curl_put, e
 
 PACKS = read_pack_list()
 COUNTER_PLAN = ["f-add", "f-xfer-eager", "f-xfer-lazy", "f-back", "f-loop", "f-block",
-                "f-selftrap", "f-selfhang", "f-timer", "f-sched", "f-late"]
+                "f-selftrap", "f-selfhang", "f-timer", "f-sched", "f-sched-enq", "f-late"]
 UART_PLAN = ["f-uart-write", "f-uart-irq", "f-uart-good", "f-timer-late"]
 LOST_PLAN = ["f-selfspin", "f-good"]
 SMP = {"qemu-virt": 4, "hifive-unleashed": 5}
@@ -214,7 +216,7 @@ def check_reports(step, ctx, thread, lo_hi=None):
     ts = traps(step)
     assert ts, f"{step.name}: no trap report"
     for t in ts:
-        assert t.kv.get("ctx") == ctx and thread in (None, t.kv.get("thread")), t.raw
+        assert ctx in (None, t.kv.get("ctx")) and thread in (None, t.kv.get("thread")), t.raw
         if lo_hi:
             assert lo_hi[0] <= t.int("sepc") < lo_hi[1], f"fault outside the module: {t.raw}"
     return ts
@@ -343,6 +345,21 @@ def test_fault_in_scheduler_loop(counter):
     assert before and after
     for h in range(counter.run.nharts):
         assert after[-1].ints("calls_by_hart")[h] > before[-1].ints("calls_by_hart")[h]
+
+
+def test_fault_in_enqueue(counter):
+    """sched enqueue() faults holding a run-queue lock, called under a
+    thread's lock from wakeups, yields and preemptions on every hart: rolled
+    back, and no thread is lost (every worker still parks for the
+    heartbeat) and no call failed."""
+    s = counter.step("f-sched-enq")
+    check_rolled_back(s, "sched", "call retried")
+    check_reports(s, None, None, module_range(s))    # thread, interrupt or scheduler loop
+    assert not [e for e in s.update("rollback details") if e.int("calls_failed")], (
+        s.update("rollback details")[0].raw)
+    after = [e for e in counter.run.heartbeats if e.index > s.result.index]
+    assert after and all(e.kv["parked"].split("/")[0] == e.kv["parked"].split("/")[1]
+                         for e in after[:2]), [e.raw for e in after[:2]]
 
 
 def test_next_pack_applies(counter):

@@ -2237,9 +2237,11 @@ static void test_bug_revert_irq_off_caller_spins(void **state)
 	n->inflight = 1;		/* a thread preempted inside a call on it */
 	harts[0].cur = &fake_thread;
 	host_irq_on = false;		/* the caller holds a spinlock */
+	host_clock_step = 1000;		/* 100 us a clock read: the short spin ends */
 	alarm(5);			/* the old code spins here */
 	assert_int_equal(r_add(r, 2), 7);
 	alarm(60);
+	host_clock_step = 0;
 	host_irq_on = true;
 	assert_int_equal(last_version, 2);	/* on the new code */
 	assert_ptr_equal(last_self, n);
@@ -2252,6 +2254,36 @@ static void test_bug_revert_irq_off_caller_spins(void **state)
 	assert_int_equal(r_get(r), 7);		/* back now, with what happened since */
 	assert_ptr_equal(obj(r), o);
 	assert_int_equal(last_version, 1);
+}
+
+/*
+ * A caller that cannot wait spins a little first: a call that ends
+ * meanwhile (on another hart) lets it convert the instance back and run
+ * on the old version, not on the new code.
+ */
+static void test_revert_cannot_wait_spins_briefly(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r = mk(x, 4);
+	struct object *o = obj(r), *n;
+	struct class_version *v2;
+	pthread_t t;
+
+	v2 = fx_update(x, 2, true, true);
+	assert_int_equal(r_add(r, 1), 5);
+	n = obj(r);
+	fx_rollback(x, &x->f.first, v2);
+	n->inflight = 1;		/* a short call on another hart */
+	release_go = helper_timed_out = 0;
+	assert_int_equal(pthread_create(&t, NULL, count_holder, n), 0);
+	assert_true(wait_for(&release_go, 1));
+	host_irq_on = false;
+	assert_int_equal(r_add(r, 2), 7);	/* once the other call ended: on v1 */
+	host_irq_on = true;
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_false(helper_timed_out);
+	assert_int_equal(last_version, 1);
+	assert_ptr_equal(obj(r), o);
 }
 
 /*
@@ -2276,7 +2308,9 @@ static void test_revert_cannot_wait_fails_after_second_fault(void **state)
 	faults_left = 10;
 	hook_fn = hook_fault_v2;
 	host_irq_on = false;
+	host_clock_step = 1000;
 	assert_int_equal(r_hook(r, 0), -KE_BUSY);
+	host_clock_step = 0;
 	host_irq_on = true;
 	assert_int_equal(faults, 2);		/* in probation, then once during the rollback */
 	assert_int_equal(convert_failed_calls, failed + 1);
@@ -2475,6 +2509,7 @@ int main(void)
 		T(test_bug_claim_before_irq_off),
 		T(test_bug_revert_irq_off_caller_spins),
 		T(test_revert_cannot_wait_fails_after_second_fault),
+		T(test_revert_cannot_wait_spins_briefly),
 		T(test_killed_in_counted_call_unpins),
 		T(test_probation_epochs_drain),
 		T(test_unwind_restores_locks_and_irq),

@@ -18,6 +18,9 @@
 #ifndef SCHED_V2_PICK
 #define SCHED_V2_PICK v2_pick
 #endif
+#ifndef SCHED_V2_ENQUEUE
+#define SCHED_V2_ENQUEUE v2_enqueue
+#endif
 
 struct sched_v2 {
 	struct object obj;
@@ -38,7 +41,7 @@ static unsigned int shortest(struct sched_v2 *s, unsigned int dflt)
 	return best;
 }
 
-static long v2_enqueue(struct object *self, struct thread *t)
+static __attribute__((unused)) long v2_enqueue(struct object *self, struct thread *t)
 {
 	struct sched_v2 *s = (struct sched_v2 *)self;
 	unsigned int h = t->affinity >= 0 ? (unsigned int)t->affinity
@@ -129,7 +132,7 @@ static long v2_policy(struct object *self, const char **out)
 }
 
 static const struct sched_ops v2_ops = {
-	.enqueue = v2_enqueue,
+	.enqueue = SCHED_V2_ENQUEUE,
 	.pick = SCHED_V2_PICK,
 	.tick = v2_tick,
 	.stats = v2_stats,
