@@ -42,9 +42,13 @@
 #include <kernel/export.h>
 #include <kernel/stw.h>
 #include <kernel/persist.h>
+#include <kernel/unwind.h>
+#include <kernel/hart.h>
+#include <kernel/smp.h>
 
 #define QUIESCE_TIMEOUT_US	2000000
 #define SELFTEST_TIMEOUT_US	1000000
+#define SELFTEST_KILL_US	1000000	/* to stop at a preemption point after that */
 #define EAGER_TIMEOUT_US	2000000
 #define LAZY_DEFAULT_MIN	16	/* classes with more instances default to lazy */
 
@@ -124,50 +128,172 @@ static int version_of(void *ctx, const char *class_name, uint32_t *v)
 
 /* --- check ------------------------------------------------------------ */
 
+/*
+ * A self-test runs in a thread of its own, pinned to another hart than
+ * the engine's (when there is one), under a recovery point: a trap in it
+ * fails the test at once. One that overruns SELFTEST_TIMEOUT_US is asked
+ * to stop at its next preemption point; if it does, its module is freed as
+ * usual. If it does not within SELFTEST_KILL_US (it spins with interrupts
+ * off, or sleeps), the engine abandons the run to the thread: the module is
+ * freed when the thread finally exits, and a hart that no longer answers
+ * IPIs is declared lost, so that later quiescence waits skip it.
+ */
+enum { ST_RUNNING, ST_EXITED, ST_ABANDONED };
+
 struct selftest_run {
 	int (*fn)(const struct class *cls);
 	const struct class *cls;
-	volatile int done;
+	struct module *mod;
+	struct spinlock lock;	/* state, and the thread pointer while it lives */
+	int state;		/* ST_*: who frees what once the thread is gone */
+	struct thread *thread;
+	unsigned int hart;
+	volatile int done;	/* 1: returned, 2: trapped */
 	int result;
 };
+
+static void selftest_exit(void *arg)
+{
+	struct selftest_run *r = arg;
+	int state;
+
+	spin_lock(&r->lock);
+	state = r->state;
+	r->state = ST_EXITED;
+	r->thread = NULL;
+	spin_unlock(&r->lock);
+	if (state != ST_ABANDONED)
+		return;		/* the engine frees r and the module */
+	klog("update", "self-test thread of %s ended: module freed", r->mod->name);
+	module_free_deferred(r->mod);
+	kfree(r);
+}
 
 static void selftest_main(void *arg)
 {
 	struct selftest_run *r = arg;
+	struct recover_point rp;
 
-	r->result = r->fn(r->cls);
-	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+	thread_set_exit_hook(selftest_exit, r);
+	recover_push(&rp, RECOVER_SELFTEST, r->mod);
+	if (!recover_save(rp.regs)) {
+		r->result = r->fn(r->cls);
+		recover_pop(&rp);
+		__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+	} else {
+		__atomic_store_n(&r->done, 2, __ATOMIC_RELEASE);
+	}
+}
+
+static int selftest_state(struct selftest_run *r)
+{
+	int s;
+
+	spin_lock(&r->lock);
+	s = r->state;
+	spin_unlock(&r->lock);
+	return s;
+}
+
+/* Waits until @r's thread exited or @us passed; true if it exited. */
+static bool selftest_wait_exit(struct selftest_run *r, uint64_t us)
+{
+	uint64_t deadline = rdtime() + timer_us_to_ticks(us);
+
+	while (selftest_state(r) != ST_EXITED) {
+		if (rdtime() > deadline)
+			return false;
+		thread_sleep_us(1000);
+	}
+	return true;
+}
+
+/* A self-test thread that would not stop: is its hart still answering? */
+static void selftest_check_hart(struct selftest_run *r)
+{
+	struct hart *h = hart_by_index(r->hart);
+
+	if (!h || h == this_hart() || !h->online || quiesce_harts(SELFTEST_KILL_US) == 0)
+		return;
+	h->online = false;
+	klog("update", "hart %u lost: self-test of %s spins with interrupts off there; later "
+	     "quiescence waits skip it", h->hartid, r->mod->name);
 }
 
 /*
- * Runs a module's self-test in a thread of its own, so that a trap in it
- * stops that thread (and fails the test) instead of the applying one.
- * Returns 0, a negative code, or 1 if it never finished (then its code
- * must not be freed: it may still run).
+ * Runs a module's self-test. Returns 0, -KE_FAULT if it trapped, another
+ * negative code if it failed, or 1 if it never finished (then the run may
+ * have been handed to its thread: *@abandoned says the module is not the
+ * engine's to free any more).
  */
-static int run_selftest(const struct update_desc *d)
+static int run_selftest(const struct update_desc *d, struct module *mod, bool *abandoned)
 {
 	struct selftest_run *r = kzalloc(sizeof(*r));
 	uint64_t deadline = rdtime() + timer_us_to_ticks(SELFTEST_TIMEOUT_US);
+	unsigned int me = this_hart()->index;
+	struct thread *t;
+	int rc;
 
+	*abandoned = false;
 	if (!r)
 		return -KE_NOMEM;
 	r->fn = d->selftest;
 	r->cls = d->cls;
-	if (!thread_create("selftest", selftest_main, r, THREAD_ANY_HART)) {
+	r->mod = mod;
+	spin_init(&r->lock, "selftest");
+	r->hart = me;
+	for (unsigned int i = 1; i < nharts_online; i++) {
+		struct hart *h = hart_by_index((me + i) % nharts_online);
+
+		if (h && h->online) {
+			r->hart = h->index;
+			break;
+		}
+	}
+	spin_lock(&r->lock);
+	t = thread_create("selftest", selftest_main, r, (int)r->hart);
+	r->thread = t;
+	spin_unlock(&r->lock);
+	/* (r->thread may be NULL already: a quick self-test is over and gone.) */
+	if (!t) {
 		kfree(r);
 		return -KE_NOMEM;
 	}
 	while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) && rdtime() < deadline)
 		thread_sleep_us(1000);
-	if (!r->done)
-		return 1;	/* r leaks with the thread that may still use it */
-	{
-		int rc = r->result;
-
-		kfree(r);
-		return rc ? -KE_INVAL : 0;
+	if (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) {
+		rc = r->done == 2 ? -KE_FAULT : r->result ? -KE_INVAL : 0;
+		selftest_wait_exit(r, SELFTEST_KILL_US);	/* returns at once: it is ending */
+	} else {
+		spin_lock(&r->lock);
+		if (r->state == ST_RUNNING)
+			thread_request_kill(r->thread);
+		spin_unlock(&r->lock);
+		rc = 1;
 	}
+	if (rc == 1 || selftest_state(r) != ST_EXITED) {
+		if (selftest_wait_exit(r, SELFTEST_KILL_US)) {
+			klog("update", "self-test of %s stopped after %u ms", mod->name,
+			     SELFTEST_TIMEOUT_US / 1000);
+		} else {
+			spin_lock(&r->lock);
+			if (r->state == ST_RUNNING) {
+				r->state = ST_ABANDONED;
+				*abandoned = true;
+			}
+			spin_unlock(&r->lock);
+			if (*abandoned) {
+				klog("update", "self-test of %s does not stop: its module stays until "
+				     "its thread ends", mod->name);
+				selftest_check_hart(r);
+				return rc;	/* r and the module are the thread's now */
+			}
+		}
+	}
+	if (rc < 0 && rc != -KE_FAULT)
+		klog("update", "self-test of %s returned %d", mod->name, r->result);
+	kfree(r);
+	return rc;
 }
 
 static const struct class *class_before(const struct update_record *rec, unsigned int i)
@@ -251,11 +377,16 @@ static enum update_result load_step(struct update_record *rec, unsigned int i, c
 	s->cv->transfer_back = s->d->transfer_back;
 	s->cv->module = s->mod;
 	if (s->d->selftest) {
-		rc = run_selftest(s->d);
+		bool abandoned;
+
+		rc = run_selftest(s->d, s->mod, &abandoned);
 		if (rc) {
-			s->keep_code = rc > 0;
+			if (abandoned) {
+				s->keep_code = true;	/* its thread frees it */
+				s->mod = NULL;
+			}
 			snprintf(err, errlen, "%s: self-test %s", ps->name,
-				 rc > 0 ? "did not finish" : "failed");
+				 rc > 0 ? "did not finish" : rc == -KE_FAULT ? "trapped" : "failed");
 			return UPDATE_ERR_SELFTEST;
 		}
 	}
@@ -410,6 +541,8 @@ static enum update_result commit(struct update_record *rec)
 	t0 = rdtime();
 	convert_max_blackout_ticks(true);
 	/* From the first switched instance on, a fault in new code rolls back. */
+	rec->failed_calls0 = convert_failed_calls;
+	rec->back_failures0 = convert_back_failures;
 	__atomic_store_n(&rec->phase, REC_PROBATION, __ATOMIC_RELEASE);
 	{
 		/* O(classes): nothing to gain from being preempted in the middle. */

@@ -6,9 +6,9 @@
  * and synchronises instruction caches: a local fence.i and SBI remote
  * fence.i on every other hart, before the module's address is handed out.
  *
- * Locking: mod_lock guards the module list; module_at() reads it without
- * the lock from trap context (entries are added fully built and removed
- * only after quiescence).
+ * Locking: the list of modules is module_list.c's (searched without a
+ * lock from trap context). A module leaves it at once when freed, and its
+ * memory goes after quiescence, so no walker can still stand on it.
  */
 #include <string.h>
 #include <stdio.h>
@@ -24,10 +24,7 @@
 #include <kernel/log.h>
 #include <kernel/escape.h>
 #include <kernel/errno.h>
-
-static struct spinlock mod_lock = SPINLOCK_INIT("modules");
-static struct list_head modules = LIST_HEAD_INIT(modules);
-static unsigned int nmodules;
+#include <kernel/thread.h>
 
 /* Pages for one region; order 0 even when empty so freeing stays uniform. */
 static void *region_alloc(size_t size, unsigned int *order)
@@ -121,10 +118,7 @@ int module_load(const void *elf, size_t size, const char *name, struct module **
 		return rc;
 	}
 	sync_icache();
-	spin_lock(&mod_lock);
-	list_add_tail(&m->node, &modules);
-	nmodules++;
-	spin_unlock(&mod_lock);
+	module_list_add(m);
 	klog("update", "module loaded name=%s text=%#lx+%zu data=%#lx+%zu",
 	     esc_log_word(ename, sizeof(ename), m->name), (unsigned long)m->text, m->text_size,
 	     (unsigned long)m->data, m->data_size);
@@ -132,44 +126,46 @@ int module_load(const void *elf, size_t size, const char *name, struct module **
 	return 0;
 }
 
-void module_free(struct module *m)
+static void module_free_deferred_unlinked(struct module *m);
+
+static void free_cb(void *arg)
 {
+	struct module *m = arg;
 	char ename[4 * sizeof(m->name)];
 
-	spin_lock(&mod_lock);
-	list_del(&m->node);
-	nmodules--;
-	spin_unlock(&mod_lock);
 	region_free(m->text, m->text_order, true);
 	region_free(m->data, m->data_order, false);
 	klog("update", "module freed name=%s", esc_log_word(ename, sizeof(ename), m->name));
 	kfree(m);
 }
 
-static void free_cb(void *arg)
+/*
+ * A module no code runs in (never published, or its self-test finished):
+ * unlinked, then freed once every other hart has passed a quiescent
+ * point, since a trap handler there may have been walking the list
+ * (module_list.c). Only if a hart does not answer is it left to the reaper.
+ */
+void module_free(struct module *m)
 {
-	module_free(arg);
+	module_list_del(m);
+	if (quiesce_harts(100000) == 0)
+		free_cb(m);
+	else
+		module_free_deferred_unlinked(m);
 }
 
+static void module_free_deferred_unlinked(struct module *m)
+{
+	char ename[4 * sizeof(m->name)];
+
+	if (defer_call(free_cb, m))
+		klog("update", "module %s leaked (no memory to defer its free)",
+		     esc_log_word(ename, sizeof(ename), m->name));
+}
+
+/* A module whose code may still run: unlinked now, freed after quiescence. */
 void module_free_deferred(struct module *m)
 {
-	defer_call(free_cb, m);
-}
-
-struct module *module_at(uintptr_t pc)
-{
-	struct list_head *pos;
-
-	list_for_each(pos, &modules) {
-		struct module *m = list_entry(pos, struct module, node);
-
-		if (pc >= (uintptr_t)m->text && pc < (uintptr_t)m->text + m->text_size)
-			return m;
-	}
-	return NULL;
-}
-
-unsigned int module_count(void)
-{
-	return nmodules;
+	module_list_del(m);
+	module_free_deferred_unlinked(m);
 }

@@ -1,5 +1,5 @@
 # Live update: module loading, version chains, hot-swap, lazy update.
-objs-y += export.o exports.o elf_mod.o elf_link.o module.o keys.o
+objs-y += export.o exports.o elf_mod.o elf_link.o module.o module_list.o keys.o
 objs-y += sha256.o rsa.o fit_sig.o pack.o chain.o journal.o journal_open.o journal_gc.o
 objs-y += interpose.o convert.o engine.o probation.o stw.o
 objs-y += http.o agent.o agent_http.o persist.o
