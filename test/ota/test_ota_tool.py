@@ -1,4 +1,4 @@
-"""Tests of the host tool ota-server/ota.py (and packtool's signing).
+"""Tests of the host tool ota-server/ota.py and its modules ota_*.py (and packtool's signing).
 
 Run: /usr/bin/python3 -m pytest test/ota
 Network traffic goes to 127.0.0.1 only: push/status/rollout talk to
@@ -31,6 +31,8 @@ sys.path.insert(0, os.path.join(REPO, "ota-server"))
 import fitsig  # noqa: E402
 import libfdt  # noqa: E402
 import ota  # noqa: E402
+import ota_build  # noqa: E402
+import ota_push  # noqa: E402
 import packtool  # noqa: E402
 import uartlog  # noqa: E402
 from fake_agent import FakeAgent  # noqa: E402
@@ -346,10 +348,10 @@ def test_build_compile_error_exits_1(tmp_path, kernel_build):
 
 def test_module_flags_default_matches_the_makefile():
     """The documented default, print-modcflags and the Makefile itself agree."""
-    exact = ota.make_modcflags(REPO, BOARD, "overlay")
-    default = ota.make_modcflags(REPO, BOARD, "default")
-    auto = ota.make_modcflags(REPO, BOARD, "auto")
-    split = ota._split
+    exact = ota_build.make_modcflags(REPO, BOARD, "overlay")
+    default = ota_build.make_modcflags(REPO, BOARD, "default")
+    auto = ota_build.make_modcflags(REPO, BOARD, "auto")
+    split = ota_build._split
     assert split(default["MODCFLAGS"]) == split(exact["MODCFLAGS"])
     assert default["CC"] == exact["CC"] and default["OBJCOPY"] == exact["OBJCOPY"]
     assert split(auto["MODCFLAGS"]) == split(exact["MODCFLAGS"])
@@ -363,18 +365,18 @@ def test_print_modcflags_target_keeps_quoting():
                        capture_output=True, text=True)
     if r.returncode:
         pytest.skip("the Makefile has no print-modcflags target yet (ota.py falls back)")
-    printed = ota._parse_make_vars(r.stdout)
-    exact = ota.make_modcflags(REPO, BOARD, "overlay")
-    if ota._split(printed["MODCFLAGS"]) != ota._split(exact["MODCFLAGS"]):
+    printed = ota_build._parse_make_vars(r.stdout)
+    exact = ota_build.make_modcflags(REPO, BOARD, "overlay")
+    if ota_build._split(printed["MODCFLAGS"]) != ota_build._split(exact["MODCFLAGS"]):
         pytest.xfail("print-modcflags loses the shell quoting (echo): ota.py uses the Makefile's value")
     assert printed["CC"] == exact["CC"]
 
 
 def test_module_flags_parsing():
-    assert ota._parse_make_vars("CC=gcc\nOBJCOPY=objcopy\nMODCFLAGS=-march=rv64 -I.\n") == {
+    assert ota_build._parse_make_vars("CC=gcc\nOBJCOPY=objcopy\nMODCFLAGS=-march=rv64 -I.\n") == {
         "CC": "gcc", "OBJCOPY": "objcopy", "MODCFLAGS": "-march=rv64 -I."}
-    assert ota._parse_make_vars("-march=rv64 -O2\nriscv64-unknown-elf-gcc\n")["CC"] == "riscv64-unknown-elf-gcc"
-    assert ota._parse_make_vars("nothing useful") is None
+    assert ota_build._parse_make_vars("-march=rv64 -O2\nriscv64-unknown-elf-gcc\n")["CC"] == "riscv64-unknown-elf-gcc"
+    assert ota_build._parse_make_vars("nothing useful") is None
 
 
 # ---------------------------------------------------------------------------
@@ -429,7 +431,7 @@ def test_push_retries_a_refused_connection(agents, small_pack):
     a = agents(listen=False)  # bound, not listening: connections are refused
     threading.Timer(0.4, a.listen).start()
     data = open(small_pack(), "rb").read()
-    b = ota.push_one(("127.0.0.1", a.port), data, ota.PushOptions(retries=5, backoff=0.2))
+    b = ota_push.push_one(("127.0.0.1", a.port), data, ota_push.PushOptions(retries=5, backoff=0.2))
     assert b["ok"] and b["attempts"] >= 2 and b["http_status"] == 200
 
 
@@ -465,7 +467,7 @@ def test_push_early_answer_while_sending(agents):
     """A board that answers 413 before reading a big body (and closes) is reported, not retried."""
     a = agents(max_size=1 << 20)
     data = os.urandom(4 << 20)
-    res = ota.push_one(("127.0.0.1", a.port), data, ota.PushOptions(retries=2, backoff=0.05))
+    res = ota_push.push_one(("127.0.0.1", a.port), data, ota_push.PushOptions(retries=2, backoff=0.05))
     assert (res["http_status"], res["result"], res["attempts"]) == (413, "too-large", 1)
 
 
@@ -511,12 +513,12 @@ def test_push_wait_timeout(agents, small_pack):
 
 
 def test_push_progress_bar(agents, small_pack):
-    if ota.tqdm is None:
+    if ota_push.tqdm is None:
         pytest.skip("python3-tqdm not installed")
     a = agents()
     buf = io.StringIO()
     data = open(small_pack(), "rb").read()
-    res = ota.push_one(("127.0.0.1", a.port), data, ota.PushOptions(progress=True, bar_file=buf))
+    res = ota_push.push_one(("127.0.0.1", a.port), data, ota_push.PushOptions(progress=True, bar_file=buf))
     assert res["ok"]
     assert a.addr in buf.getvalue() and "200 success" in buf.getvalue()
 
