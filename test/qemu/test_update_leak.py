@@ -68,8 +68,8 @@ N = min(int(os.environ.get("LEAK_ROLLBACKS", "0")) or fitting(), fitting())
 
 
 def run_plan(factory, packs, name):
-    q = boot_updates(factory, packs, probation_ms=300, hard_timeout=40 + 2.2 * len(packs),
-                     name=name)
+    q = boot_updates(factory, packs, probation_ms=300, extra="gap_ms=150",
+                     hard_timeout=40 + 2.2 * len(packs), name=name)
     mem, error = None, None
     try:
         hit = q.wait_for(r"demo: done |trap: thread stopped |panic: ", timeout=q.hard_timeout)
