@@ -54,6 +54,23 @@ static int pick_home_hart(int affinity)
 	return 0;
 }
 
+/*
+ * Queues a runnable thread (its lock held). A hart that was parked or lost
+ * runs nothing again: an unpinned thread whose home it was (it last ran
+ * there) finds another one, or a wakeup would leave it queued for ever.
+ */
+static void enqueue(struct thread *t)
+{
+	struct hart *h;
+
+	if (t->affinity < 0 && t->hart >= 0) {
+		h = hart_by_index((unsigned int)t->hart);
+		if (!h || !h->online)
+			t->hart = pick_home_hart(THREAD_ANY_HART);
+	}
+	sched_enqueue(sched_ref, t);
+}
+
 struct thread *thread_create(const char *name, thread_fn fn, void *arg, int affinity)
 {
 	struct thread *t;
@@ -92,7 +109,7 @@ struct thread *thread_create(const char *name, thread_fn fn, void *arg, int affi
 
 	spin_lock(&t->lock);
 	t->state = THREAD_RUNNABLE;
-	sched_enqueue(sched_ref, t);
+	enqueue(t);
 	spin_unlock(&t->lock);
 	return t;
 fail:
@@ -276,7 +293,7 @@ void thread_wake_sleepers(struct hart *h, uint64_t now)
 		spin_lock(&t->lock);
 		t->state = THREAD_RUNNABLE;
 		t->woken = true;
-		sched_enqueue(sched_ref, t);
+		enqueue(t);
 		spin_unlock(&t->lock);
 	}
 }
@@ -304,7 +321,7 @@ static bool file_thread(struct hart *h, struct thread *t)
 	}
 	switch (t->state) {
 	case THREAD_RUNNABLE:
-		sched_enqueue(sched_ref, t);
+		enqueue(t);
 		return false;
 	case THREAD_SLEEPING:
 		sleeper_insert(h, t);
@@ -393,7 +410,7 @@ static int wake_some(struct waitq *wq, bool all)
 		spin_lock(&t->lock);
 		t->state = THREAD_RUNNABLE;
 		t->woken = true;
-		sched_enqueue(sched_ref, t);
+		enqueue(t);
 		spin_unlock(&t->lock);
 		n++;
 		if (!all)

@@ -720,11 +720,13 @@ static bool any_stale(struct factory *f, struct class_version *target)
 int convert_all(struct factory *f, uint64_t timeout_us)
 {
 	uint64_t deadline = rdtime() + timer_us_to_ticks(timeout_us);
+	struct class_version *target = f->cur;
 	int err = 0;
 
 	for (;;) {
-		struct class_version *target = f->cur;
-
+		/* A rollback moved the factory back: converting is the monitor's job now. */
+		if (__atomic_load_n(&f->cur, __ATOMIC_ACQUIRE) != target)
+			return -KE_ALREADY;
 		convert_pass(f, target, &err, true);
 		if (err)
 			return err;

@@ -514,7 +514,9 @@ static void convert_eager(struct update_record *rec, uint64_t switched)
 		if (!cw->lazy) {
 			uint64_t t1 = rdtime();
 
-			if (convert_all(cw->f, EAGER_TIMEOUT_US))
+			int rc = convert_all(cw->f, EAGER_TIMEOUT_US);
+
+			if (rc && rc != -KE_ALREADY)	/* -KE_ALREADY: rolling back */
 				klog("update", "eager conversion of %s incomplete; the rest convert lazily",
 				     factory_class(cw->f)->name);
 			cw->convert_ticks = rdtime() - t1;
