@@ -7,13 +7,15 @@
  * Applied eagerly, every call during probation reaches version 2, faults,
  * is unwound and retried on version 1, and the pack rolls back.
  *
- * A module defines its methods with DEVFAULT(), then DEVFAULT_CLASS().
+ * A module defines its methods with DEVFAULT() (or DEVFAULT_V1() for one
+ * that works), then DEVFAULT_COPY() and DEVFAULT_CLASS().
  */
 #ifndef DEMOS_DEV_V2_FAULTS_H
 #define DEMOS_DEV_V2_FAULTS_H
 
 #include <string.h>
 #include <kernel/update.h>
+#include <kernel/object.h>
 #include <kernel/spinlock.h>
 #include <kernel/errno.h>
 
@@ -21,6 +23,12 @@ static long *volatile nowhere;	/* never set: the bug */
 
 /* The fault every method starts with; @x keeps the arguments used. */
 #define DEVFAULT(x) return (long)(x) * 0 + *nowhere
+
+/*
+ * A method of version 2 that works: version 1's, run on this state (same
+ * layout). For variants whose bug is in some methods only.
+ */
+#define DEVFAULT_V1(self, ops_type) ((const ops_type *)(self)->factory->first.cls->ops)
 
 /*
  * State: the same layout both ways. Everything but the object header is
