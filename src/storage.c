@@ -4,6 +4,7 @@
  * so no lock is needed; later readers only see a settled value.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <kernel/storage.h>
@@ -145,16 +146,20 @@ void storage_show(void)
 static void storage_cmd_read(ott_ref_t dev, uint64_t off, size_t len)
 {
 	uint8_t buf[STORAGE_CMD_READ_MAX];
+	char line[64 + 2 * STORAGE_CMD_READ_MAX];
 	long err;
+	int n;
 
 	if (len > sizeof(buf))
 		len = sizeof(buf);
 	err = storage_read(dev, off, buf, len);
-	kprintf("  storage read off=%#lx len=%zu err=%s data=", (unsigned long)off, len,
-		err_name(err));
-	for (size_t i = 0; i < len && !err; i++)
-		kprintf("%02x", buf[i]);
-	kputs("\n");
+	/* One write: a log line of another hart cannot land inside the answer. */
+	n = snprintf(line, sizeof(line), "  storage read off=%#lx len=%zu err=%s data=",
+		     (unsigned long)off, len, err_name(err));
+	for (size_t i = 0; i < len && !err && n + 3 < (int)sizeof(line); i++)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "%02x", buf[i]);
+	snprintf(line + n, sizeof(line) - (size_t)n, "\n");
+	kputs(line);
 }
 
 void storage_command(const char *args)

@@ -45,6 +45,7 @@
 #include <kernel/riscv.h>
 #include <kernel/errno.h>
 #include <kernel/export.h>
+#include <kernel/unwind.h>
 
 #define MAX_ENTRIES		2048
 #define REPLAY_PROBATION_US	200000
@@ -83,12 +84,50 @@ static volatile uint32_t replaying_seq;
 
 /* --- the state device under the journal ------------------------------------- */
 
-static int jdev_read(void *ctx, uint64_t off, void *buf, size_t len)
+enum jdev_op { JDEV_READ, JDEV_PROGRAM, JDEV_ERASE, JDEV_FLUSH };
+
+/*
+ * One storage call under a recovery point. A fault in the driver (a storage
+ * update committed with a bug that only a journal write reaches) then fails
+ * that call, and the journal stops writing (journal.c: a failed write is
+ * sticky), instead of stopping the thread that writes the journal (the
+ * update monitor, the ota thread, the journal writer) with persist_lock
+ * held: that would leave every later update waiting for good. During the
+ * probation of such an update the fault never gets here: its call is
+ * retried on the old driver and the pack rolls back (update/probation.c).
+ */
+static long jdev_call(enum jdev_op op, uint64_t off, void *buf, size_t len)
+{
+	struct recover_point rp;
+	long rc;
+
+	recover_push(&rp, RECOVER_STORAGE, NULL);
+	if (recover_save(rp.regs))
+		return -KE_FAULT;	/* abandoned: the fault was reported */
+	switch (op) {
+	case JDEV_READ:
+		rc = storage_read(dev_ref, off, buf, len);
+		break;
+	case JDEV_PROGRAM:
+		rc = storage_program(dev_ref, off, buf, len);
+		break;
+	case JDEV_ERASE:
+		rc = storage_erase(dev_ref, off, len);
+		break;
+	default:
+		rc = storage_flush(dev_ref);
+		break;
+	}
+	recover_pop(&rp);
+	return rc;
+}
+
+static int jdev_rw(enum jdev_op op, uint64_t off, void *buf, size_t len)
 {
 	while (len) {
 		size_t n = len < STORAGE_MAX_IO ? len : STORAGE_MAX_IO;
 
-		if (storage_read(dev_ref, off, buf, n))
+		if (jdev_call(op, off, buf, n))
 			return -KE_IO;
 		off += n;
 		buf = (char *)buf + n;
@@ -97,28 +136,24 @@ static int jdev_read(void *ctx, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
+static int jdev_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	return jdev_rw(JDEV_READ, off, buf, len);
+}
+
 static int jdev_program(void *ctx, uint64_t off, const void *buf, size_t len)
 {
-	while (len) {
-		size_t n = len < STORAGE_MAX_IO ? len : STORAGE_MAX_IO;
-
-		if (storage_program(dev_ref, off, buf, n))
-			return -KE_IO;
-		off += n;
-		buf = (const char *)buf + n;
-		len -= n;
-	}
-	return 0;
+	return jdev_rw(JDEV_PROGRAM, off, (void *)buf, len);
 }
 
 static int jdev_erase(void *ctx, uint64_t off, size_t len)
 {
-	return storage_erase(dev_ref, off, len) ? -KE_IO : 0;
+	return jdev_call(JDEV_ERASE, off, NULL, len) ? -KE_IO : 0;
 }
 
 static int jdev_flush(void *ctx)
 {
-	return storage_flush(dev_ref) ? -KE_IO : 0;
+	return jdev_call(JDEV_FLUSH, 0, NULL, 0) ? -KE_IO : 0;
 }
 
 /* --- summaries and descriptions ------------------------------------------------ */

@@ -6,7 +6,9 @@
  *     counted, retryable stubs (CV_PROBATION). Then the instances nobody
  *     called are converted (lazy sweep), and the probation calls that
  *     began before the end are let finish: every transfer and every call
- *     that began during probation ends during it.
+ *     that began during probation ends during it. Last, the journal's
+ *     commit record is written, still under probation (a storage update
+ *     may have run no other call).
  *  2. commit: the phase goes PROBATION -> COMMITTING in one atomic step,
  *     so a fault racing with it either started the rollback first (and the
  *     monitor rolls back) or comes after (an ordinary fault); the new
@@ -219,6 +221,9 @@ static bool recover_fault(struct update_record *rec, struct unwind_node *n,
 				 "class=%.24s: %.120s; the instance stays on its version",
 				 class_name_of(cv), reason);
 	}
+	if (n->why == RECOVER_STORAGE)
+		snprintf(note->msg, sizeof(note->msg), "fault in the storage driver under the "
+			 "journal: that journal call fails, the journal stops writing");
 	unwind_to(n, tf);	/* recover_save() returns 1 */
 	return true;
 }
@@ -499,6 +504,21 @@ static void sweep(struct update_record *rec)
 	}
 }
 
+/*
+ * The journal's commit record is written as the last act of probation, the
+ * pack's versions still in PROBATION: a pack that brings the storage driver
+ * the journal writes through may have had no other call during probation,
+ * and a fault in this write then rolls it back like any other (the write is
+ * retried on the old driver). A rollback that starts after the record (this
+ * write's fault, or another context's at the same moment) appends a
+ * rollback record, which wins over it (journal_open.c), in probation_settle.
+ */
+static void journal_commit_record(struct update_record *rec)
+{
+	if (rec->journaled && __atomic_load_n(&rec->phase, __ATOMIC_ACQUIRE) == REC_PROBATION)
+		persist_outcome(rec->pack.seq, true, NULL);
+}
+
 bool probation_decide(struct update_record *rec)
 {
 	int phase = REC_PROBATION;
@@ -509,6 +529,7 @@ bool probation_decide(struct update_record *rec)
 	wait_probation(rec);
 	sweep_in_probation(rec);
 	drain_probation_calls(rec);
+	journal_commit_record(rec);
 	return __atomic_compare_exchange_n(&rec->phase, &phase, REC_COMMITTING, false,
 					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
@@ -516,9 +537,7 @@ bool probation_decide(struct update_record *rec)
 void probation_settle(struct update_record *rec, bool commit)
 {
 	if (commit) {
-		commit_probation(rec);
-		if (rec->journaled)
-			persist_outcome(rec->pack.seq, true, NULL);
+		commit_probation(rec);	/* journaled by probation_decide */
 	} else {
 		finish_rollback(rec);
 		if (rec->journaled)

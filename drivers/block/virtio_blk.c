@@ -36,7 +36,7 @@
 #include <kernel/spinlock.h>
 #include <kernel/riscv.h>
 #include <kernel/timer.h>
-#include "../virtio/virtio_mmio.h"
+#include "virtio_blk.h"
 
 #define VBLK_SECTOR		512		/* the unit of virtio-blk requests */
 #define VBLK_ERASE		4096		/* emulated erase block */
@@ -59,33 +59,6 @@
 #define VIRTIO_BLK_T_OUT	1
 #define VIRTIO_BLK_T_FLUSH	4
 #define VIRTIO_BLK_S_OK		0
-
-struct vblk_req_hdr {
-	uint32_t type;
-	uint32_t reserved;
-	uint64_t sector;
-};
-
-/* What the device reads and writes besides data: one page. */
-struct vblk_dma {
-	struct vblk_req_hdr hdr;
-	volatile uint8_t status;
-};
-
-struct virtio_blk {
-	struct object obj;
-	struct virtio_mmio vm;
-	struct spinlock lock;
-	struct virtq vq;
-	struct vblk_dma *dma;
-	uint8_t *bounce;		/* VBLK_BOUNCE bytes */
-	uint64_t capacity;		/* bytes of the disk */
-	uint64_t size;			/* bytes of the region: whole erase blocks */
-	uint32_t max_xfer;		/* data bytes per request, sectors */
-	bool flush, ro;
-	bool pending;			/* a timed-out request the device still owns */
-	struct storage_stats stats;
-};
 
 /* --- requests (lock held) ------------------------------------------------------ */
 

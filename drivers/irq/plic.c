@@ -15,19 +15,12 @@
 #include <kernel/errno.h>
 #include <kernel/spinlock.h>
 #include <libfdt.h>
+#include "plic.h"
 
 #define PLIC_PRIORITY(irq)	(4 * (irq))
 #define PLIC_ENABLE(ctx)	(0x2000 + 0x80 * (ctx))
 #define PLIC_THRESHOLD(ctx)	(0x200000 + 0x1000 * (ctx))
 #define PLIC_CLAIM(ctx)		(0x200004 + 0x1000 * (ctx))
-
-struct plic {
-	struct object obj;
-	uintptr_t base;
-	uint32_t ndev;
-	int ctx[MAX_HARTS];	/* S context by hart index, -1 if none */
-	struct spinlock lock;
-};
 
 static inline volatile uint32_t *reg(struct plic *p, uintptr_t off)
 {

@@ -40,6 +40,7 @@
 #include <kernel/timer.h>
 #include <kernel/riscv.h>
 #include <libfdt.h>
+#include "spi_nor.h"
 
 #define OP_RDID		0x9f
 #define OP_RDSR		0x05
@@ -73,17 +74,6 @@ static const struct nor_part nor_parts[] = {
 	 * U-Boot's Unmatched documentation (docs/boot.md).
 	 */
 	{ 0x9d7019, "is25wp256", 32 * MIB, 0x3c, 16 * MIB, 16 * MIB - 64 * 1024 },
-};
-
-struct spi_nor {
-	struct object obj;
-	ott_ref_t bus;
-	uint32_t cs;
-	const struct nor_part *part;
-	uint64_t base, size;		/* the region on the flash */
-	uint32_t flags;			/* STORAGE_F_* */
-	struct spinlock lock;
-	struct storage_stats stats;
 };
 
 /* One command: opcode, optional 4-byte address and dummy bytes, then data. */

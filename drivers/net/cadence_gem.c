@@ -42,22 +42,6 @@
 #define GEM_FRAME_MAX	1514		/* Ethernet header + MTU, no FCS */
 #define GEM_MDIO_SPINS	100000
 
-struct gem {
-	struct object obj;
-	uintptr_t base;
-	uint32_t irq;
-	uint32_t phy;			/* MDIO address of the PHY */
-	uint32_t ctrl;			/* NWCTRL value in use */
-	uint8_t mac[6];
-	struct spinlock lock;
-	struct gem_desc *rx, *tx;	/* rings */
-	struct gem_desc *rx_dummy, *tx_dummy;
-	uint8_t *rx_bufs, *tx_bufs;
-	unsigned int rx_head;		/* next descriptor the device fills */
-	unsigned int tx_head, tx_tail;	/* next to fill; oldest not taken back */
-	struct netdev_stats stats;
-};
-
 static inline uint32_t gem_rd(const struct gem *g, uint32_t off)
 {
 	return *(volatile uint32_t *)(g->base + off);

@@ -1,11 +1,16 @@
 /*
  * Cadence GEM (macb) registers and buffer descriptors, as the FU540 has
- * them and QEMU's cadence_gem models them (32-bit descriptors: two words).
+ * them and QEMU's cadence_gem models them (32-bit descriptors: two words),
+ * and the driver's state, shared with its update modules (whose state
+ * transfers read this layout).
  */
 #ifndef DRIVERS_NET_CADENCE_GEM_H
 #define DRIVERS_NET_CADENCE_GEM_H
 
 #include <stdint.h>
+#include <kernel/ott.h>
+#include <kernel/netdev.h>
+#include <kernel/spinlock.h>
 
 #define GEM_NWCTRL		0x000
 #define GEM_NWCFG		0x004
@@ -100,6 +105,23 @@
 struct gem_desc {
 	volatile uint32_t addr;
 	volatile uint32_t ctrl;
+};
+
+/* Version 1 state (drivers/net/cadence_gem.c). */
+struct gem {
+	struct object obj;
+	uintptr_t base;
+	uint32_t irq;
+	uint32_t phy;			/* MDIO address of the PHY */
+	uint32_t ctrl;			/* NWCTRL value in use */
+	uint8_t mac[6];
+	struct spinlock lock;
+	struct gem_desc *rx, *tx;	/* rings */
+	struct gem_desc *rx_dummy, *tx_dummy;
+	uint8_t *rx_bufs, *tx_bufs;
+	unsigned int rx_head;		/* next descriptor the device fills */
+	unsigned int tx_head, tx_tail;	/* next to fill; oldest not taken back */
+	struct netdev_stats stats;
 };
 
 #endif

@@ -22,9 +22,8 @@
 #include <kernel/log.h>
 #include <kernel/errno.h>
 #include <kernel/spinlock.h>
-#include "../virtio/virtio_mmio.h"
+#include "virtio_net.h"
 
-#define VNET_QSIZE	32		/* descriptors per queue (at most) */
 #define VNET_BUF	2048		/* bytes per buffer: header + frame */
 #define VNET_FRAME_MAX	1514		/* Ethernet header + MTU, no FCS */
 #define VNET_RXQ	0
@@ -41,26 +40,6 @@
  */
 #define VIRTIO_NET_HDR_LEGACY		10
 #define VIRTIO_NET_HDR_MODERN		12
-
-/* A queue and its buffers: descriptor i always points at buffer i. */
-struct vnet_queue {
-	struct virtq vq;
-	uint16_t nfree;			/* transmit: free descriptor ids */
-	uint16_t free_ids[VNET_QSIZE];
-	uint8_t *bufs;			/* vq.num * VNET_BUF */
-	unsigned int bufs_order;
-};
-
-struct virtio_net {
-	struct object obj;
-	struct virtio_mmio vm;
-	uint32_t irq;
-	size_t hdr_len;
-	uint8_t mac[6];
-	struct spinlock lock;
-	struct vnet_queue rx, tx;
-	struct netdev_stats stats;
-};
 
 /* --- rings ----------------------------------------------------------------- */
 

@@ -30,6 +30,7 @@
 #include <kernel/spinlock.h>
 #include <kernel/timer.h>
 #include <kernel/riscv.h>
+#include "sifive_spi.h"
 
 #define SSPI_SCKDIV	0x00
 #define SSPI_SCKMODE	0x04
@@ -51,14 +52,6 @@
 #define SSPI_FIFO	8
 #define SSPI_STALL_US	20000	/* no byte back for this long: the controller is stuck */
 #define SSPI_MAX_CTRL	4
-
-struct sifive_spi {
-	struct object obj;
-	uintptr_t base;
-	uint32_t ncs;			/* chip selects the controller has */
-	struct spinlock lock;
-	struct spi_stats stats;
-};
 
 static inline uint32_t sspi_rd(const struct sifive_spi *s, uint32_t off)
 {

@@ -35,6 +35,7 @@
 #define RECOVER_SELFTEST	2	/* a module's self-test (update/engine.c) */
 #define RECOVER_IRQ		3	/* an interrupt handler (trap.c) */
 #define RECOVER_REPORT		4	/* a fault report's backtrace walk (trap.c) */
+#define RECOVER_STORAGE		5	/* a storage call of the journal (update/persist.c) */
 
 /* In a call node's cookie: the call runs code under probation. */
 #define UNW_PROBATION	1UL

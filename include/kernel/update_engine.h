@@ -74,10 +74,11 @@ void update_set_detail(const char *why);
 /*
  * The monitor's two steps (probation.c; exposed for the host tests).
  * decide: probation time, the sweep of lazy instances and the drain of
- * probation calls, each cut short by a rollback, then the one atomic step
- * from PROBATION to COMMITTING; true: commit. A fault after that step is
- * an ordinary one. settle: commit or finish the rollback, journal the
- * outcome, sweep and retire old versions.
+ * probation calls, each cut short by a rollback, the journal's commit
+ * record (still under probation), then the one atomic step from PROBATION
+ * to COMMITTING; true: commit. A fault after that step is an ordinary one.
+ * settle: commit, or finish the rollback and journal it, then sweep and
+ * retire old versions.
  */
 bool probation_decide(struct update_record *rec);
 void probation_settle(struct update_record *rec, bool commit);

@@ -26,6 +26,23 @@ Boots (build/<board>/kernel-demo.elf, `updates=...`):
   lost     qemu-virt: a self-test spinning with interrupts off: its hart is
            declared lost, and the next pack still applies (quiescence skips
            the lost hart).
+  devices  qemu-virt and hifive-unleashed, with a NIC (user networking, the
+           agent answering) and a state device (virtio-blk; the SPI NOR
+           flash): device drivers in which every method of version 2
+           faults, each made to run during its probation the way it runs in
+           service: plic (any external interrupt: a command typed on the
+           console, in the trap handler), netdev (virtio-net; Cadence GEM:
+           GET /status during probation, frames received in the device's
+           interrupt; a second NIC pack whose irq() works and recv() faults:
+           on the network thread), storage (virtio-blk; spi-nor:
+           `storage read` typed, on the shell's thread; the journal records
+           the outcome after the rollback, on version 1) and spi (sifive-spi,
+           under spi-nor's lock with interrupts off, by the same read);
+           then the storage pack again with no stimulus: the journal's
+           commit record, written under probation by the update monitor,
+           is its first call. Each rolls back, its stimulus is answered (the call retried on
+           version 1), the device works afterwards, GET /status shows every
+           class on version 1, and a counter pack commits after them.
   agent    qemu-virt over the network, as a user would: packs made by
            `ota.py build`, pushed with curl: the issue's eager counter update
            whose transfer faults and uart update whose write faults; GET
@@ -39,7 +56,9 @@ import pytest
 from kernel_checks import FAULT_CONTINUATION, check_timestamps_in_order
 from kernel_qemu import PREFIX_ANYWHERE_RE, REPO_ROOT, QemuError, parse_line
 from update_checks import UpdateRun, check_heartbeats, read_pack_list
-from ota_checks import boot_agent, build_pack, check_all_heartbeats, curl_put, ensure_built
+from ota_checks import (boot_agent, build_pack, check_all_heartbeats, curl_put, ensure_built,
+                        free_port, http_get_status, user_net, wait_agent_up)
+from kernel_qemu import make_state_image
 
 PACKS = read_pack_list()
 COUNTER_PLAN = ["f-add", "f-xfer-eager", "f-xfer-lazy", "f-back", "f-loop", "f-block",
@@ -47,6 +66,20 @@ COUNTER_PLAN = ["f-add", "f-xfer-eager", "f-xfer-lazy", "f-back", "f-loop", "f-b
 UART_PLAN = ["f-uart-write", "f-uart-irq", "f-uart-good", "f-timer-late"]
 LOST_PLAN = ["f-selfspin", "f-good"]
 SMP = {"qemu-virt": 4, "hifive-unleashed": 5}
+# Device drivers, per board (the packs name the board's driver as impl).
+DEV_PLAN = {"qemu-virt": ["f-plic", "f-net-vnet", "f-stor-blk", "f-net-vnet-rx", "f-stor-blk-cw",
+                          "f-dev-good"],
+            "hifive-unleashed": ["f-plic", "f-net-gem", "f-stor-nor", "f-spi", "f-net-gem-rx",
+                                 "f-stor-nor-cw", "f-dev-good"]}
+DEV_CLASS = {"f-plic": "plic", "f-net-vnet": "netdev", "f-net-gem": "netdev",
+             "f-stor-blk": "storage", "f-stor-nor": "storage", "f-spi": "spi",
+             "f-net-vnet-rx": "netdev", "f-net-gem-rx": "netdev",
+             "f-stor-blk-cw": "storage", "f-stor-nor-cw": "storage"}
+# NICs whose recv()/send() fault but irq() works: the fault is on the network thread.
+RX_THREAD = {"f-net-vnet-rx", "f-net-gem-rx"}
+# Given no stimulus: the journal's commit record is the first call of their code.
+COMMIT_WRITE = {"f-stor-blk-cw", "f-stor-nor-cw"}
+STORAGE_READ_RE = r"^  storage read off=0 len=16 err=(\S+) data=([0-9a-f]*)$"
 # Threads a kind stops on purpose: the self-test that never returns (at its
 # next preemption point), and the probe threads that hit the latent bug after
 # probation (an ordinary fault then).
@@ -59,9 +92,11 @@ def demo_elf(board):
 
 
 def test_pack_list():
-    for name in COUNTER_PLAN + UART_PLAN:
+    for name in COUNTER_PLAN + UART_PLAN + DEV_PLAN["qemu-virt"] + DEV_PLAN["hifive-unleashed"]:
         assert name in PACKS and PACKS[name]["group"] == "faults", name
     seqs = [PACKS[n]["seq"] for n in COUNTER_PLAN]
+    for plan in DEV_PLAN.values():
+        assert [PACKS[n]["seq"] for n in plan] == sorted(PACKS[n]["seq"] for n in plan), plan
     assert seqs == sorted(seqs) and [PACKS[n]["seq"] for n in UART_PLAN] == sorted(
         PACKS[n]["seq"] for n in UART_PLAN)
 
@@ -128,6 +163,76 @@ def boot_uart(factory):
     unglue_echo(q)
     r = Run("qemu-virt", q)
     r.typed = typed
+    return r
+
+
+def storage_read(q):
+    """`storage read 0 16` on the console: (err, hex data), and where it was typed."""
+    start = len(q.lines)
+    q.send("storage read 0 16\n")
+    m = q.wait_for(STORAGE_READ_RE, timeout=20, start=start).match
+    return start, m.group(1), m.group(2)
+
+
+def dev_stimulus(r, q, name):
+    """What makes the pack's code run during its probation, the way it runs
+    in service; what it got back is kept in r.answers[name]."""
+    cls = DEV_CLASS[name]
+    if cls == "plic":                   # an external interrupt: console input
+        start = len(q.lines)
+        q.send("mem\n")
+        r.answers[name] = q.wait_for(MEM_RE, timeout=20, start=start)
+        r.typed = start if r.typed is None else r.typed
+    elif cls == "netdev":               # frames in and out
+        r.answers[name] = http_get_status(r.port, timeout=30)
+    else:                               # storage, spi: a read of the state device
+        start, err, data = storage_read(q)
+        r.answers[name] = (err, data)
+        r.typed = start if r.typed is None else r.typed
+
+
+def boot_devices(factory, board, img):
+    """The demo image with a NIC (the agent answering) and a state device;
+    each device pack gets its stimulus as soon as it is applied, then the
+    device is used once more after the run."""
+    plan = DEV_PLAN[board]
+    args = f"updates={','.join(plan)} probation_ms=3000"
+    for attempt in range(3):
+        port = free_port()
+        q = factory(board, SMP[board], args=args, kernel=demo_elf(board),
+                    extra_args=user_net(board, port), state=img, hard_timeout=150,
+                    name=f"faults-devices-{board}" + (f"-{attempt}" if attempt else ""))
+        try:
+            wait_agent_up(q, port, timeout=60)
+            break
+        except (QemuError, OSError, AssertionError):
+            q.kill()
+            if "host forwarding" in q.stderr and attempt < 2:
+                continue
+            raise
+    r = Run(board, q)
+    r.port, r.typed, r.answers, r.after = port, None, {}, {}
+    try:
+        for name in [n for n in plan if n in DEV_CLASS and n not in COMMIT_WRITE]:
+            a = q.wait_for(rf"demo: applying pack={name} ", timeout=60, start=0, advance=False)
+            q.wait_for(rf"update: applied class={DEV_CLASS[name]} ", timeout=20, start=a.index,
+                       advance=False)
+            dev_stimulus(r, q, name)
+        q.wait_for(r"demo: done ", timeout=60, start=0, advance=False)
+        # every device once more, on version 1
+        r.after["status"] = http_get_status(port, timeout=30)
+        r.after["storage"] = storage_read(q)[1:]
+        start = len(q.lines)
+        q.send("mem\n")
+        r.after["console"] = q.wait_for(MEM_RE, timeout=20, start=start)
+        s = q.wait_for(r"\] h\d+ workload: heartbeat ", timeout=10, start=len(q.lines)).index
+        q.wait_for(r"\] h\d+ workload: heartbeat ", timeout=10, start=s + 1)
+        q.send("halt\n")
+        q.wait_exit(timeout=20)
+    except QemuError:
+        q.kill()
+    unglue_echo(q)
+    r.run = UpdateRun(q)
     return r
 
 
@@ -485,6 +590,105 @@ def test_selftest_spinning_irqs_off(lost):
     assert g.update("committed")
     # heartbeats still come (workers pinned to the lost hart no longer park: match=unknown)
     assert [e for e in lost.run.heartbeats if e.index > g.result.index]
+
+
+# --- device drivers (both boards) -------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["qemu-virt", "hifive-unleashed"])
+def devices(request, qemu_module, tmp_path_factory):
+    img = make_state_image(request.param, str(tmp_path_factory.mktemp("devstate") / "state.img"))
+    return boot_devices(qemu_module, request.param, img)
+
+
+def dev_steps(devices):
+    return [n for n in DEV_PLAN[devices.board] if n in DEV_CLASS]
+
+
+def test_devices_run(devices):
+    check_run(devices)
+    assert set(devices.answers) == set(dev_steps(devices)) - COMMIT_WRITE, (
+        f"stimuli given: {sorted(devices.answers)}\n{devices.qemu.tail(30)}")
+
+
+def test_device_faults_roll_back(devices):
+    """Every device pack: rolled back from the fault of the call its
+    stimulus made (or an earlier one of the same class), the call retried
+    on version 1 (no call failed), reports from the module only, in the
+    context the class runs in; the journal records each outcome after the
+    rollback (the storage packs' on version 1 of the driver they broke)."""
+    contexts = {"plic": {"irq"}, "netdev": {"irq"}, "storage": {"thread"}, "spi": {"thread"}}
+    figures = []
+    for name in dev_steps(devices):
+        s = devices.step(name)
+        cls = DEV_CLASS[name]
+        e = check_rolled_back(s, cls, "call retried")
+        assert re.fullmatch(r"fault cause=13 in step-1 at \+0x[0-9a-f]+", e.kv["reason"]), e.raw
+        ts = check_reports(s, None, None, module_range(s))
+        want = {"thread"} if name in RX_THREAD else contexts[cls]
+        assert {t.kv["ctx"] for t in ts} <= want, (name, [t.raw for t in ts])
+        if name in RX_THREAD:
+            assert {t.kv["thread"] for t in ts} == {"net"}, (name, [t.raw for t in ts])
+        assert not [d for d in s.update("rollback details") if d.int("calls_failed")], (
+            [d.raw for d in s.update("rollback details")])
+        j = [x for x in s.lines if x.subsystem == "journal"]
+        assert any(re.fullmatch(r"rolled-back seq=\d+", x.message) for x in j), (
+            name, [x.raw for x in j])
+        figures.append(f"{name}: fault ctx={ts[0].kv['ctx']} thread={ts[0].kv['thread']} "
+                       f"-> rolled-back {1000 * (e.time - ts[0].time):.0f} ms")
+    print(f"\n{devices.board}: " + "; ".join(figures))
+
+
+def test_device_stimuli_answered(devices):
+    """What reached the faulty code during probation was served, on
+    version 1: the command typed ran, the GET was answered, the read read."""
+    a = devices.answers
+    assert a["f-plic"].line.startswith("  pages total="), a["f-plic"].line
+    for net in [n for n in dev_steps(devices) if DEV_CLASS[n] == "netdev"]:
+        assert "netdev" in a[net]["classes"], (net, a[net])
+    for n in a:
+        if DEV_CLASS[n] in ("storage", "spi"):
+            err, data = a[n]
+            assert err == "ok" and len(data) == 32, (n, a[n])
+            # offset 0 holds the journal's superblock: its magic, read by both
+            # (the rest moves with every record written in between)
+            magic = devices.after["storage"][1][:8]
+            assert data[:8] == magic and magic not in ("00000000", "ffffffff"), (
+                n, a[n], devices.after["storage"])
+
+
+def test_fault_in_commit_record(devices):
+    """A storage update nothing called during its probation: the journal's
+    commit record, written by the update monitor as probation's last act,
+    is its first call. It faults there, is retried on version 1 (the record
+    is written), the pack rolls back and a rollback record follows, which
+    wins at the next boot. Before, the record was written after the commit:
+    the fault stopped the update monitor, and no update could follow."""
+    name = [n for n in dev_steps(devices) if n in COMMIT_WRITE][0]
+    s = devices.step(name)
+    check_rolled_back(s, "storage", "call retried")
+    ts = check_reports(s, "thread", "update", module_range(s))
+    assert len(ts) == 1, [t.raw for t in ts]
+    j = [(x.index, x.message) for x in s.lines if x.subsystem == "journal"]
+    seq = PACKS[name]["seq"]
+    done = [i for i, m in j if m == f"committed seq={seq}"]
+    undone = [i for i, m in j if m == f"rolled-back seq={seq}"]
+    assert len(done) == 1 and len(undone) == 1 and ts[0].index < done[0] < undone[0], j
+    assert not s.update("committed")
+
+
+def test_devices_work_after(devices):
+    """After the rollbacks: every class back on version 1 (GET /status,
+    over the NIC that faulted), the counter pack after them committed, the
+    state device reads, the console answers."""
+    st = devices.after["status"]
+    for n in dev_steps(devices):
+        assert st["classes"][DEV_CLASS[n]] == 1, st["classes"]
+    assert st["classes"]["counter"] == 2 and st["state"] == "idle", st
+    good = devices.step("f-dev-good")
+    assert good.outcome == "ok" and good.update("committed"), good.result.raw
+    assert devices.after["storage"][0] == "ok", devices.after["storage"]
+    assert devices.after["console"].line.startswith("  pages total=")
 
 
 # --- over the network ------------------------------------------------------------------

@@ -409,6 +409,27 @@ struct scenario {
 	void (*action)(struct board *b);	/* what is cut */
 };
 
+/*
+ * The commit record is written as the last act of probation; a fault in
+ * that very write (a storage update's code) rolls the pack back after it:
+ * the rollback record that follows wins, then and at the next boot.
+ */
+static void test_rollback_after_commit_wins(void **state)
+{
+	struct board *b = board_new(SIM_NOR, 256 * 1024, 1);
+
+	update_ok(b, 1);
+	update_ok(b, 2);
+	assert_int_equal(journal_rollback(&b->j, 2, "fault cause=13"), 0);
+	assert_int_equal(journal_find(&b->j, 2)->status, JOURNAL_ROLLED_BACK);
+	assert_int_equal(journal_commit(&b->j, 2), -KE_ALREADY);
+	assert_int_equal(boot(b), 1 << 1);
+	assert_int_equal(journal_find(&b->j, 2)->status, JOURNAL_ROLLED_BACK);
+	assert_string_equal(journal_find(&b->j, 2)->reason, "fault cause=13");
+	assert_int_equal(b->sim.violations, 0);
+	board_free(b);
+}
+
 static void setup_two(struct board *b)
 {
 	update_ok(b, 1);
@@ -689,6 +710,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32_vector),
 		cmocka_unit_test(test_store_commit_rollback_reopen),
+		cmocka_unit_test(test_rollback_after_commit_wins),
 		cmocka_unit_test(test_replay_refused),
 		cmocka_unit_test(test_state_persists),
 		cmocka_unit_test(test_random_region_formatted),

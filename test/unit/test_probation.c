@@ -149,11 +149,17 @@ int waitq_wake_all(struct waitq *wq)
 }
 
 static int outcomes, outcome_committed;
+static int commit_phase = -1;			/* rec->phase when the commit was journaled */
+static void (*outcome_hook)(bool committed);	/* the journal write's own calls */
 
 void persist_outcome(uint32_t seq, bool committed, const char *reason)
 {
 	outcomes++;
 	outcome_committed = committed;
+	if (committed)
+		commit_phase = update_rec.phase;
+	if (outcome_hook)
+		outcome_hook(committed);
 }
 
 static struct module fake_mod = { .name = "step-1" };
@@ -318,6 +324,8 @@ static int setup(void **state)
 	sleeps = 0;
 	sleep_hook = NULL;
 	outcomes = 0;
+	commit_phase = -1;
+	outcome_hook = NULL;
 	modules_freed = 0;
 	detail[0] = '\0';
 	update_last_result = UPDATE_OK;
@@ -354,12 +362,17 @@ static int teardown(void **state)
 
 /* ---- tests ------------------------------------------------------------------------- */
 
-/* No fault: probation commits, v2 current, the outcome journaled as committed. */
+/*
+ * No fault: probation commits, v2 current, the outcome journaled as
+ * committed, while still under probation (so the journal's write is a
+ * probation call of a storage update).
+ */
 static void test_quiet_probation_commits(void **state)
 {
 	update_rec.journaled = true;
 	convert_it();
 	assert_true(probation_decide(&update_rec));
+	assert_int_equal(commit_phase, REC_PROBATION);
 	assert_int_equal(update_rec.phase, REC_COMMITTING);
 	probation_settle(&update_rec, true);
 	assert_int_equal(v2->state, CV_CURRENT);
@@ -617,6 +630,68 @@ static void test_fault_in_handler_over_call(void **state)
 	probation_settle(&update_rec, true);
 }
 
+/*
+ * update/probation.c wrote the journal's commit record after the commit:
+ * a storage update that nothing called during probation ran its code for
+ * the first time there, and a fault in it stopped the update monitor
+ * (seen in QEMU: `update` thread stopped, the demo waiting for ever). Now
+ * the record is written under probation: the write's fault (a probation
+ * call of the pack, in the monitor's own context) rolls the pack back, and
+ * a rollback record follows the commit record.
+ */
+static struct object *record_obj;
+
+static void fault_in_commit_write(bool committed)
+{
+	struct trap_frame tf = fault_at((uintptr_t)fake_text + 0x30);
+
+	if (!committed)
+		return;
+	call_in_progress(record_obj);
+	assert_true(update_fault(&tf, &note));
+	assert_string_equal(note.msg, "fault in new code class=ptest: rolling back, the call is "
+			    "retried");
+}
+
+static void test_fault_in_commit_record_rolls_back(void **state)
+{
+	update_rec.journaled = true;
+	record_obj = convert_it();
+	outcome_hook = fault_in_commit_write;
+	assert_false(probation_decide(&update_rec));
+	assert_int_equal(commit_phase, REC_PROBATION);
+	assert_int_equal(update_rec.phase, REC_ROLLBACK);
+	probation_settle(&update_rec, false);
+	assert_int_equal(outcomes, 2);			/* commit, then the rollback that wins */
+	assert_false(outcome_committed);
+	assert_int_equal(count_lines("update: committed"), 0);
+	assert_int_equal(update_last_result, UPDATE_ERR_ROLLED_BACK);
+	assert_int_equal(ott_lookup(&kernel_ott, inst)->version, 1);
+	assert_int_equal(((struct pst *)ott_lookup(&kernel_ott, inst))->value, 41);
+}
+
+/*
+ * After probation, a fault under the journal's storage recovery point
+ * (update/persist.c: a committed storage driver with a bug): that call is
+ * abandoned, with a note; nothing rolls back, the calling thread goes on.
+ */
+static void test_storage_fault_after_commit_recovers(void **state)
+{
+	struct recover_point rp;
+	struct trap_frame tf = fault_at((uintptr_t)fake_text + 0x50);
+
+	convert_it();
+	assert_true(probation_decide(&update_rec));
+	probation_settle(&update_rec, true);
+	recover_push(&rp, RECOVER_STORAGE, NULL);
+	assert_true(update_fault(&tf, &note));
+	assert_null(harts[0].ip_top);
+	assert_string_equal(note.msg, "fault in the storage driver under the journal: that journal "
+			    "call fails, the journal stops writing");
+	assert_int_equal(update_last_result, UPDATE_OK);
+	assert_int_equal(count_lines("update: rolled-back"), 0);
+}
+
 /* A pack applied without probation (stop-the-world baseline, phase IDLE) commits. */
 static void test_no_probation_commits(void **state)
 {
@@ -664,6 +739,8 @@ int main(void)
 		T(test_fault_in_handler_over_call),
 		T(test_fault_reports_capped),
 		T(test_no_probation_commits),
+		T(test_fault_in_commit_record_rolls_back),
+		T(test_storage_fault_after_commit_recovers),
 #undef T
 	};
 
