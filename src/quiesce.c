@@ -14,8 +14,22 @@
  * every online hart, then for every other thread to be idle or active only
  * since the new epoch. Nothing is stopped; the waiter yields.
  *
- * Locking: qs_epoch is atomic; the thread list is walked under its lock by
- * thread_for_each.
+ * quiesce_barrier() reaches the same state in microseconds rather than
+ * scheduler ticks, for a waiter that someone waits on (a pack being
+ * applied): every other hart is sent an IPI, which it answers at once
+ * (a generation boundary, trap.c); a thread that marks a quiescent point
+ * while a barrier is open gives its hart away once, so a thread preempted
+ * in the middle of a call there runs on and finishes it now instead of at
+ * the end of the running thread's slice; and the waiter neither spins nor
+ * queues behind threads that need nothing from it: it sleeps in WFI, and
+ * each hart's answer, and each thread that catches up, kicks it
+ * (quiesce_answer, quiesce_note_idle), so it looks again at once. It
+ * yields only to stale threads queued on its own hart. Under QEMU -icount
+ * this also keeps the counts meaningful: a sleeping waiter lets the other
+ * vCPUs run, a spinning one would run out its slice first.
+ *
+ * Locking: qs_epoch and qs_barriers are atomic; the thread list is walked
+ * under its lock by thread_for_each.
  */
 #include <kernel/thread.h>
 #include <kernel/hart.h>
@@ -25,17 +39,31 @@
 #include <kernel/errno.h>
 
 static volatile uint64_t qs_epoch = 1;
+static volatile unsigned int qs_barriers;	/* quiesce_barrier() calls waiting */
+static volatile int qs_waiter = -1;		/* the hart it waits on, for answers */
+static uint64_t qs_answered[MAX_HARTS];		/* each hart's last answered epoch */
+
+/* Past this, a barrier yields like quiesce_wait() (something is not cooperating). */
+#define QS_WFI_US	20000
 
 uint64_t quiesce_epoch(void)
 {
 	return __atomic_load_n(&qs_epoch, __ATOMIC_ACQUIRE);
 }
 
+static void barrier_notify(void);
+
 void thread_quiescent(void)
 {
 	struct thread *t = thread_current();
+	uint64_t epoch = quiesce_epoch(), was = t->qs_since;
 
-	__atomic_store_n(&t->qs_since, quiesce_epoch(), __ATOMIC_RELEASE);
+	__atomic_store_n(&t->qs_since, epoch, __ATOMIC_RELEASE);
+	/* Once per epoch: a thread preempted mid-call on this hart finishes it now. */
+	if (was < epoch && __atomic_load_n(&qs_barriers, __ATOMIC_ACQUIRE)) {
+		barrier_notify();
+		thread_yield();
+	}
 }
 
 static bool harts_passed(const uint64_t *snap)
@@ -54,6 +82,7 @@ struct scan {
 	uint64_t epoch;
 	struct thread *self;
 	unsigned int busy;
+	unsigned int busy_here;		/* of which queued on the waiter's hart */
 };
 
 static void scan_thread(struct thread *t, void *arg)
@@ -61,8 +90,11 @@ static void scan_thread(struct thread *t, void *arg)
 	struct scan *s = arg;
 	uint64_t since = __atomic_load_n(&t->qs_since, __ATOMIC_ACQUIRE);
 
-	if (t != s->self && t->state != THREAD_DEAD && since != QS_IDLE && since < s->epoch)
+	if (t != s->self && t->state != THREAD_DEAD && since != QS_IDLE && since < s->epoch) {
 		s->busy++;
+		if (t->state == THREAD_RUNNABLE && t->hart == s->self->hart)
+			s->busy_here++;
+	}
 }
 
 int quiesce_wait(uint64_t timeout_us)
@@ -90,4 +122,86 @@ int quiesce_wait(uint64_t timeout_us)
 			return -KE_TIMEDOUT;
 		thread_yield();
 	}
+}
+
+/* Passed, or waits on: harts first, then threads; *here: stale ones queued on this hart. */
+static bool barrier_passed(const uint64_t *snap, struct scan *s, bool *here)
+{
+	*here = false;
+	if (!harts_passed(snap))
+		return false;
+	s->busy = s->busy_here = 0;
+	thread_for_each(scan_thread, s);
+	*here = s->busy_here > 0;
+	return !s->busy;
+}
+
+/* Tells the waiting hart that something it waits for happened (once per epoch and hart). */
+static void barrier_notify(void)
+{
+	int w = __atomic_load_n(&qs_waiter, __ATOMIC_ACQUIRE);
+
+	if (w >= 0 && (unsigned int)w != this_hart()->index)
+		smp_kick((unsigned int)w);
+}
+
+void quiesce_answer(void)
+{
+	struct hart *h = this_hart();
+	uint64_t epoch;
+
+	if (!__atomic_load_n(&qs_barriers, __ATOMIC_ACQUIRE))
+		return;
+	epoch = quiesce_epoch();
+	if (qs_answered[h->index] != epoch) {
+		qs_answered[h->index] = epoch;
+		barrier_notify();
+	}
+}
+
+void quiesce_note_idle(uint64_t was)
+{
+	if (was < quiesce_epoch() && __atomic_load_n(&qs_barriers, __ATOMIC_ACQUIRE))
+		barrier_notify();
+}
+
+int quiesce_barrier(uint64_t timeout_us)
+{
+	uint64_t snap[MAX_HARTS];
+	uint64_t start = rdtime(), deadline = start + timer_us_to_ticks(timeout_us);
+	uint64_t wfi_until = start + timer_us_to_ticks(QS_WFI_US);
+	struct scan s = { .self = thread_current() };
+	int rc = 0;
+	bool here;
+
+	__atomic_store_n(&qs_waiter, (int)this_hart()->index, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&qs_barriers, 1, __ATOMIC_ACQ_REL);
+	s.epoch = __atomic_add_fetch(&qs_epoch, 1, __ATOMIC_ACQ_REL);
+	for (unsigned int i = 0; i < nharts_online; i++) {
+		snap[i] = __atomic_load_n(&hart_by_index(i)->gen, __ATOMIC_ACQUIRE);
+		if (hart_by_index(i) != this_hart())
+			smp_kick(i);
+	}
+	while (!barrier_passed(snap, &s, &here)) {
+		unsigned long flags;
+		uint64_t now = rdtime();
+
+		if (now > deadline) {
+			rc = -KE_TIMEDOUT;
+			break;
+		}
+		if (here || now > wfi_until) {
+			thread_yield();		/* they need this hart */
+		} else {
+			/* Off, look again, then sleep: a kick after the look stays pending. */
+			flags = irq_save();
+			__atomic_store_n(&qs_waiter, (int)this_hart()->index, __ATOMIC_RELEASE);
+			if (!barrier_passed(snap, &s, &here) && !here)
+				wfi();
+			irq_restore(flags);
+		}
+	}
+	__atomic_store_n(&qs_waiter, -1, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&qs_barriers, 1, __ATOMIC_ACQ_REL);
+	return rc;
 }

@@ -24,6 +24,7 @@
 #include <kernel/agent.h>
 #include <kernel/http.h>
 #include <kernel/net.h>
+#include <kernel/irq.h>
 #include <kernel/netif.h>
 #include <kernel/update.h>
 #include <kernel/update_engine.h>
@@ -34,6 +35,7 @@
 #include <kernel/spinlock.h>
 #include <kernel/errno.h>
 #include <kernel/persist.h>
+#include <kernel/stage_stats.h>
 
 #define MAX_CONNS	4
 #define NEVENTS		8
@@ -252,6 +254,7 @@ static void upload_done(struct conn *c)
 	c->uploading = false;
 	set_state(ST_DOWNLOADED);
 	klog("ota", "downloaded bytes=%zu", job.size);
+	stage_begin(STAGE_HANDOFF);
 	__atomic_store_n(&job_ready, true, __ATOMIC_RELEASE);
 	waitq_wake_all(&job_wq);
 }
@@ -449,6 +452,7 @@ static enum update_result verify_and_apply(struct job *jb, char *err, size_t err
 {
 	enum update_result r;
 
+	stage_end(STAGE_HANDOFF);
 	/* One pass: the engine checks the pack once and tells us when it passed. */
 	update_verified_hook = on_verified;
 	r = update_apply_pack(jb->pack, jb->size);
@@ -482,6 +486,7 @@ static void ota_main(void *arg)
 		job_ready = false;
 		spin_unlock(&agent_lock);
 		r = verify_and_apply(&job, err, sizeof(err));
+		stage_report(update_last_seq());
 		if (r != UPDATE_OK)
 			klog("ota", "rejected reason=%s detail=\"%s\"", update_result_name(r), err);
 		set_result_durable(lwm2m_of(r), update_result_name(r));
@@ -522,7 +527,8 @@ void agent_start(void)
 		return;
 	if (persist_saved_state(&st, &res, reason, sizeof(reason)) && res <= RES_FAILED)
 		result = (enum lwm2m_result)res;	/* the state itself restarts idle */
-	thread_create("ota", ota_main, NULL, THREAD_ANY_HART);
+	/* Beside the network thread: a received pack is handed over without an IPI. */
+	thread_create("ota", ota_main, NULL, IRQ_HART_INDEX);
 	netif_run(listen_on_net, NULL);
 }
 

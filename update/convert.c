@@ -36,6 +36,7 @@
 #include <kernel/log.h>
 #include <kernel/timer.h>
 #include <kernel/errno.h>
+#include <kernel/stage_stats.h>
 
 #define COOKIE_PROBATION 1UL
 
@@ -264,7 +265,7 @@ int convert_instance(struct object *old, struct object **out)
 	unsigned long flags;
 	bool free_old = false;
 	struct object *n;
-	uint64_t t0;
+	uint64_t t0, i0;
 
 	if (to == from)
 		return -KE_EXIST;	/* already where conversions lead (after a rollback) */
@@ -281,6 +282,7 @@ int convert_instance(struct object *old, struct object **out)
 		return -KE_STALE;
 	}
 	t0 = rdtime();
+	i0 = rdinstret();
 	this_hart()->converting = old;
 	n = back ? build_back(old, to) : build_forward(old, to);
 	if (n) {
@@ -304,6 +306,7 @@ int convert_instance(struct object *old, struct object **out)
 	}
 	this_hart()->converting = NULL;
 	note_blackout(rdtime() - t0);
+	stage_first_conversion(rdinstret() - i0, rdtime() - t0);
 	irq_restore(flags);
 	if (!n)
 		return -KE_NOMEM;

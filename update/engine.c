@@ -41,6 +41,7 @@
 #include <kernel/export.h>
 #include <kernel/stw.h>
 #include <kernel/persist.h>
+#include <kernel/stage_stats.h>
 
 #define QUIESCE_TIMEOUT_US	2000000
 #define SELFTEST_TIMEOUT_US	1000000
@@ -126,16 +127,23 @@ static int version_of(void *ctx, const char *class_name, uint32_t *v)
 struct selftest_run {
 	int (*fn)(const struct class *cls);
 	const struct class *cls;
+	struct spinlock lock;		/* done, result and waiter */
 	volatile int done;
 	int result;
+	struct thread *waiter;		/* the engine, while it waits */
 };
 
 static void selftest_main(void *arg)
 {
 	struct selftest_run *r = arg;
+	int rc = r->fn(r->cls);
 
-	r->result = r->fn(r->cls);
+	spin_lock(&r->lock);
+	r->result = rc;
 	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+	if (r->waiter)
+		thread_wake(r->waiter);
+	spin_unlock(&r->lock);
 }
 
 /*
@@ -149,17 +157,27 @@ static int run_selftest(const struct update_desc *d)
 	struct selftest_run *r = kzalloc(sizeof(*r));
 	uint64_t deadline = rdtime() + timer_us_to_ticks(SELFTEST_TIMEOUT_US);
 
+	uint64_t now;
+	int done;
+
 	if (!r)
 		return -KE_NOMEM;
 	r->fn = d->selftest;
 	r->cls = d->cls;
-	if (!thread_create("selftest", selftest_main, r, THREAD_ANY_HART)) {
+	spin_init(&r->lock, "selftest");
+	r->waiter = thread_current();
+	/* It runs next, here; it wakes us when it is done (or the deadline does). */
+	if (!thread_create_next("selftest", selftest_main, r, (int)this_hart()->index)) {
 		kfree(r);
 		return -KE_NOMEM;
 	}
-	while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) && rdtime() < deadline)
-		thread_sleep_us(1000);
-	if (!r->done)
+	while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) && (now = rdtime()) < deadline)
+		thread_sleep_unless(&r->done, timer_ticks_to_us(deadline - now) + 1);
+	spin_lock(&r->lock);
+	r->waiter = NULL;
+	done = r->done;
+	spin_unlock(&r->lock);
+	if (!done)
 		return 1;	/* r leaks with the thread that may still use it */
 	{
 		int rc = r->result;
@@ -239,6 +257,7 @@ static enum update_result load_step(struct update_record *rec, unsigned int i, c
 		return rc == -KE_NOMEM ? UPDATE_ERR_NOMEM : UPDATE_ERR_LINK;
 	}
 	s->d = s->mod->desc;
+	stage_begin(STAGE_DESCRIPTOR);
 	r = check_desc(s->d, ps, class_before(rec, i), err, errlen);
 	if (r != UPDATE_OK)
 		return r;
@@ -249,8 +268,11 @@ static enum update_result load_step(struct update_record *rec, unsigned int i, c
 	s->cv->transfer = s->d->transfer;
 	s->cv->transfer_back = s->d->transfer_back;
 	s->cv->module = s->mod;
+	stage_end(STAGE_DESCRIPTOR);
 	if (s->d->selftest) {
+		stage_begin(STAGE_SELFTEST);
 		rc = run_selftest(s->d);
+		stage_end(STAGE_SELFTEST);
 		if (rc) {
 			s->keep_code = rc > 0;
 			snprintf(err, errlen, "%s: self-test %s", ps->name,
@@ -305,7 +327,9 @@ static enum update_result check(struct update_record *rec, const void *pack, siz
 
 	if (rc)
 		return pack_err_integrity(rc) ? UPDATE_ERR_INTEGRITY : UPDATE_ERR_MALFORMED;
+	stage_begin(STAGE_CHAIN);
 	r = chain_check(&rec->pack, KERNEL_ABI, last_seq, version_of, NULL, err, errlen);
+	stage_end(STAGE_CHAIN);
 	if (r != UPDATE_OK)
 		return r;
 	if (update_verified_hook)
@@ -388,6 +412,10 @@ static void convert_eager(struct update_record *rec, uint64_t switched)
 			cw->convert_ticks = rdtime() - t1;
 		}
 		update_last_timing.apply_ticks += cw->convert_ticks;
+		if (c + 1 == rec->nclasses) {
+			stage_end(STAGE_CONVERT);	/* the last `applied` line comes next */
+			stage_end(STAGE_TOTAL);
+		}
 		log_applied(cw, switched);
 	}
 }
@@ -397,9 +425,11 @@ static enum update_result commit(struct update_record *rec)
 	uint64_t t0 = rdtime(), switched;
 	int rc;
 
+	stage_begin(STAGE_QUIESCE);
 	for (unsigned int c = 0; c < rec->nclasses; c++)
 		set_old_versions(&rec->classes[c], CV_CURRENT, CV_FORWARD);
-	rc = quiesce_wait(QUIESCE_TIMEOUT_US);
+	rc = quiesce_barrier(QUIESCE_TIMEOUT_US);
+	stage_end(STAGE_QUIESCE);
 	if (rc) {
 		for (unsigned int c = 0; c < rec->nclasses; c++)
 			set_old_versions(&rec->classes[c], CV_FORWARD, CV_CURRENT);
@@ -414,11 +444,16 @@ static enum update_result commit(struct update_record *rec)
 		/* O(classes): nothing to gain from being preempted in the middle. */
 		unsigned long flags = irq_save();
 
+		stage_begin(STAGE_SWITCH);
 		switch_versions(rec);
+		stage_end(STAGE_SWITCH);
 		switched = rdtime() - t0;
 		irq_restore(flags);
 	}
 	update_last_timing.apply_ticks = switched;
+	/* Eager conversion is O(instances): time-sliced like any long job. */
+	thread_current()->urgent = false;
+	stage_begin(STAGE_CONVERT);
 	convert_eager(rec, switched);
 	update_last_timing.max_blackout_ticks = convert_max_blackout_ticks(false);
 	return UPDATE_OK;
@@ -456,22 +491,42 @@ enum update_result update_apply_pack(const void *pack, size_t size)
 	return update_apply_pack_flags(pack, size, 0);
 }
 
+/* The apply itself; the caller's thread runs it first in line on its hart. */
+static enum update_result apply_pack(const void *pack, size_t size, unsigned int flags);
+
 enum update_result update_apply_pack_flags(const void *pack, size_t size, unsigned int flags)
+{
+	struct thread *t = thread_current();
+	bool was_urgent = t->urgent;
+	enum update_result r;
+
+	if (__atomic_exchange_n(&update_busy, 1, __ATOMIC_ACQ_REL))
+		return UPDATE_ERR_BUSY;
+	/* Milliseconds of work, waited for by a network peer: not time-sliced. */
+	t->urgent = true;
+	r = apply_pack(pack, size, flags);
+	t->urgent = was_urgent;
+	return r;
+}
+
+static enum update_result apply_pack(const void *pack, size_t size, unsigned int flags)
 {
 	struct update_record *rec = &update_rec;
 	enum update_result r;
 	char err[128] = "";
 
-	if (__atomic_exchange_n(&update_busy, 1, __ATOMIC_ACQ_REL))
-		return UPDATE_ERR_BUSY;
 	memset(rec, 0, sizeof(*rec));
+	stage_reset();
+	stage_begin(STAGE_TOTAL);
 	rec->probation_us = (flags & UPDATE_REPLAY) ? update_replay_probation_us
 						    : update_probation_us;
 	r = check(rec, pack, size, err, sizeof(err));
 	memset(&update_last_timing, 0, sizeof(update_last_timing));
 	if (r == UPDATE_OK && !(flags & (UPDATE_REPLAY | UPDATE_STOP_THE_WORLD))) {
 		/* Durable before anything changes: stored, flushed, floor raised. */
+		stage_begin(STAGE_JOURNAL);
 		r = persist_intent(pack, size, rec->pack.seq, err, sizeof(err));
+		stage_end(STAGE_JOURNAL);
 		rec->journaled = r == UPDATE_OK;
 		if (rec->journaled)
 			last_seq = rec->pack.seq;	/* its number is spent whatever follows */

@@ -3,8 +3,10 @@
  *
  * The link itself is update/elf_mod.c (pure, host-tested); this file gives
  * it memory, resolves symbols only through the export table, applies W^X
- * and synchronises instruction caches: a local fence.i and SBI remote
- * fence.i on every other hart, before the module's address is handed out.
+ * and synchronises TLBs and instruction caches: at once on this hart, on
+ * every other one at its next quiescent point (vm_protect_lazy), which
+ * comes before the switch can hand the code out (the engine's quiescence
+ * wait) and before any thread picked afterwards runs (the self-test's).
  *
  * Locking: mod_lock guards the module list; module_at() reads it without
  * the lock from trap context (entries are added fully built and removed
@@ -23,6 +25,7 @@
 #include <kernel/spinlock.h>
 #include <kernel/log.h>
 #include <kernel/errno.h>
+#include <kernel/stage_stats.h>
 
 static struct spinlock mod_lock = SPINLOCK_INIT("modules");
 static struct list_head modules = LIST_HEAD_INIT(modules);
@@ -33,13 +36,6 @@ static void *region_alloc(size_t size, unsigned int *order)
 {
 	*order = page_order_for(size ? size : 1);
 	return *order > PAGE_MAX_ORDER ? NULL : page_alloc(*order);
-}
-
-static void sync_icache(void)
-{
-	fence_i();
-	/* Every other hart: hart_mask_base -1 means all harts. */
-	sbi_remote_fence_i(0, -1UL);
 }
 
 static int link_into(struct module *m, struct elf_mod *em, const void *elf, size_t size,
@@ -106,9 +102,12 @@ int module_load(const void *elf, size_t size, const char *name, struct module **
 	}
 	strncpy(m->name, name, sizeof(m->name) - 1);
 	list_init(&m->node);
+	stage_begin(STAGE_LINK);
 	rc = link(m, elf, size, err, errlen);
+	stage_end(STAGE_LINK);
+	stage_begin(STAGE_MAP);
 	if (!rc) {
-		rc = vm_protect((uintptr_t)m->text, PAGE_SIZE << m->text_order, VM_R | VM_X);
+		rc = vm_protect_lazy((uintptr_t)m->text, PAGE_SIZE << m->text_order, VM_R | VM_X);
 		if (rc)
 			snprintf(err, errlen, "cannot map text read+execute (%s)", err_name(rc));
 	}
@@ -118,7 +117,7 @@ int module_load(const void *elf, size_t size, const char *name, struct module **
 		kfree(m);
 		return rc;
 	}
-	sync_icache();
+	stage_end(STAGE_MAP);
 	spin_lock(&mod_lock);
 	list_add_tail(&m->node, &modules);
 	nmodules++;

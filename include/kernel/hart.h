@@ -80,6 +80,7 @@ struct hart {
 	void *fault_frame;	/* trap frame of the fault being reported */
 	struct object *converting;	/* instance this hart is converting (update) */
 	void *ip_top;		/* innermost interposed call outside any thread */
+	uint64_t vm_synced;	/* the vm_protect_lazy() changes it caught up with (vm.c) */
 };
 
 extern struct hart harts[MAX_HARTS];
