@@ -21,12 +21,12 @@
  * while a barrier is open gives its hart away once, so a thread preempted
  * in the middle of a call there runs on and finishes it now instead of at
  * the end of the running thread's slice; and the waiter neither spins nor
- * queues behind threads that need nothing from it: it sleeps in WFI, and
- * each hart's answer, and each thread that catches up, kicks it
- * (quiesce_answer, quiesce_note_idle), so it looks again at once. It
- * yields only to stale threads queued on its own hart. Under QEMU -icount
- * this also keeps the counts meaningful: a sleeping waiter lets the other
- * vCPUs run, a spinning one would run out its slice first.
+ * queues behind threads that need nothing from it: it sleeps, and each
+ * hart's answer, and each thread that catches up, wakes it
+ * (quiesce_answer, quiesce_note_idle), so it looks again at once; while
+ * it sleeps its own hart runs the threads it waits for. (A spinning
+ * waiter would also skew QEMU -icount's counts: the other vCPUs would run
+ * only once it had used up its slice.)
  *
  * Locking: qs_epoch and qs_barriers are atomic; the thread list is walked
  * under its lock by thread_for_each.
@@ -40,11 +40,9 @@
 
 static volatile uint64_t qs_epoch = 1;
 static volatile unsigned int qs_barriers;	/* quiesce_barrier() calls waiting */
-static volatile int qs_waiter = -1;		/* the hart it waits on, for answers */
+static struct thread *volatile qs_waiter;	/* the one woken by answers */
+static volatile int qs_notified;		/* an answer came since its last look */
 static uint64_t qs_answered[MAX_HARTS];		/* each hart's last answered epoch */
-
-/* Past this, a barrier yields like quiesce_wait() (something is not cooperating). */
-#define QS_WFI_US	20000
 
 uint64_t quiesce_epoch(void)
 {
@@ -82,7 +80,6 @@ struct scan {
 	uint64_t epoch;
 	struct thread *self;
 	unsigned int busy;
-	unsigned int busy_here;		/* of which queued on the waiter's hart */
 };
 
 static void scan_thread(struct thread *t, void *arg)
@@ -90,11 +87,8 @@ static void scan_thread(struct thread *t, void *arg)
 	struct scan *s = arg;
 	uint64_t since = __atomic_load_n(&t->qs_since, __ATOMIC_ACQUIRE);
 
-	if (t != s->self && t->state != THREAD_DEAD && since != QS_IDLE && since < s->epoch) {
+	if (t != s->self && t->state != THREAD_DEAD && since != QS_IDLE && since < s->epoch)
 		s->busy++;
-		if (t->state == THREAD_RUNNABLE && t->hart == s->self->hart)
-			s->busy_here++;
-	}
 }
 
 int quiesce_wait(uint64_t timeout_us)
@@ -124,25 +118,29 @@ int quiesce_wait(uint64_t timeout_us)
 	}
 }
 
-/* Passed, or waits on: harts first, then threads; *here: stale ones queued on this hart. */
-static bool barrier_passed(const uint64_t *snap, struct scan *s, bool *here)
+/* Every hart passed a boundary and every other thread caught up. */
+static bool barrier_passed(const uint64_t *snap, struct scan *s)
 {
-	*here = false;
 	if (!harts_passed(snap))
 		return false;
-	s->busy = s->busy_here = 0;
+	s->busy = 0;
 	thread_for_each(scan_thread, s);
-	*here = s->busy_here > 0;
 	return !s->busy;
 }
 
-/* Tells the waiting hart that something it waits for happened (once per epoch and hart). */
+/*
+ * Something the barrier waits for happened: wake its waiter to look again.
+ * Called from interrupt handlers and from a switch (the switching thread's
+ * lock held); never by the waiter itself.
+ */
 static void barrier_notify(void)
 {
-	int w = __atomic_load_n(&qs_waiter, __ATOMIC_ACQUIRE);
+	struct thread *w = __atomic_load_n(&qs_waiter, __ATOMIC_ACQUIRE);
 
-	if (w >= 0 && (unsigned int)w != this_hart()->index)
-		smp_kick((unsigned int)w);
+	if (!w || w == this_hart()->cur)
+		return;
+	__atomic_store_n(&qs_notified, 1, __ATOMIC_RELEASE);
+	thread_wake(w);
 }
 
 void quiesce_answer(void)
@@ -168,13 +166,15 @@ void quiesce_note_idle(uint64_t was)
 int quiesce_barrier(uint64_t timeout_us)
 {
 	uint64_t snap[MAX_HARTS];
-	uint64_t start = rdtime(), deadline = start + timer_us_to_ticks(timeout_us);
-	uint64_t wfi_until = start + timer_us_to_ticks(QS_WFI_US);
-	struct scan s = { .self = thread_current() };
+	uint64_t deadline = rdtime() + timer_us_to_ticks(timeout_us);
+	struct thread *self = thread_current(), *none = NULL;
+	struct scan s = { .self = self };
+	bool notified;
 	int rc = 0;
-	bool here;
 
-	__atomic_store_n(&qs_waiter, (int)this_hart()->index, __ATOMIC_RELEASE);
+	/* One waiter is woken by answers; another (never, today) by its ticks. */
+	notified = __atomic_compare_exchange_n(&qs_waiter, &none, self, false, __ATOMIC_ACQ_REL,
+					       __ATOMIC_ACQUIRE);
 	__atomic_add_fetch(&qs_barriers, 1, __ATOMIC_ACQ_REL);
 	s.epoch = __atomic_add_fetch(&qs_epoch, 1, __ATOMIC_ACQ_REL);
 	for (unsigned int i = 0; i < nharts_online; i++) {
@@ -182,26 +182,23 @@ int quiesce_barrier(uint64_t timeout_us)
 		if (hart_by_index(i) != this_hart())
 			smp_kick(i);
 	}
-	while (!barrier_passed(snap, &s, &here)) {
-		unsigned long flags;
-		uint64_t now = rdtime();
+	for (;;) {
+		uint64_t now;
 
+		/* Cleared before the look: a notification after it stops the sleep. */
+		__atomic_store_n(&qs_notified, 0, __ATOMIC_RELEASE);
+		if (barrier_passed(snap, &s))
+			break;
+		now = rdtime();
 		if (now > deadline) {
 			rc = -KE_TIMEDOUT;
 			break;
 		}
-		if (here || now > wfi_until) {
-			thread_yield();		/* they need this hart */
-		} else {
-			/* Off, look again, then sleep: a kick after the look stays pending. */
-			flags = irq_save();
-			__atomic_store_n(&qs_waiter, (int)this_hart()->index, __ATOMIC_RELEASE);
-			if (!barrier_passed(snap, &s, &here) && !here)
-				wfi();
-			irq_restore(flags);
-		}
+		/* Asleep, this hart runs whoever it owes (threads stuck mid-call here). */
+		thread_sleep_unless(&qs_notified, timer_ticks_to_us(deadline - now) + 1);
 	}
-	__atomic_store_n(&qs_waiter, -1, __ATOMIC_RELEASE);
+	if (notified)
+		__atomic_store_n(&qs_waiter, NULL, __ATOMIC_RELEASE);
 	__atomic_sub_fetch(&qs_barriers, 1, __ATOMIC_ACQ_REL);
 	return rc;
 }

@@ -26,16 +26,25 @@
 #include <kernel/log.h>
 #include <kernel/errno.h>
 #include <kernel/stage_stats.h>
+#include <kernel/kstring.h>
 
 static struct spinlock mod_lock = SPINLOCK_INIT("modules");
 static struct list_head modules = LIST_HEAD_INIT(modules);
 static unsigned int nmodules;
 
-/* Pages for one region; order 0 even when empty so freeing stays uniform. */
+/*
+ * Pages for one region, zeroed (what the link does not fill must not be
+ * old data, executable); order 0 even when empty so freeing stays uniform.
+ */
 static void *region_alloc(size_t size, unsigned int *order)
 {
+	void *p;
+
 	*order = page_order_for(size ? size : 1);
-	return *order > PAGE_MAX_ORDER ? NULL : page_alloc(*order);
+	p = *order > PAGE_MAX_ORDER ? NULL : page_alloc_uninit(*order);
+	if (p)
+		kmemzero(p, PAGE_SIZE << *order);
+	return p;
 }
 
 static int link_into(struct module *m, struct elf_mod *em, const void *elf, size_t size,
@@ -69,7 +78,7 @@ static int link_into(struct module *m, struct elf_mod *em, const void *elf, size
 /* The parse state is over 2 KiB: kept off the caller's 16 KiB stack. */
 static int link(struct module *m, const void *elf, size_t size, char *err, size_t errlen)
 {
-	struct elf_mod *em = kzalloc(sizeof(*em));
+	struct elf_mod *em = kmalloc(sizeof(*em));	/* elf_mod_parse() clears it */
 	int rc;
 
 	if (!em) {

@@ -1,7 +1,8 @@
 /*
  * Per-stage cost of the last live update (see stage_stats.h): instructions
- * and ticks added up between stage_begin() and stage_end(), then logged in
- * two lines, one per unit, by stage_report().
+ * and ticks added up between stage_begin() and stage_end(), then logged by
+ * stage_report(): two lines per unit (instr, ns), the stages up to the
+ * journal in the first, from the link on in the second.
  *
  * Locking: none needed for the table. Stages run one pack at a time, each
  * bracket on one thread (the handoff begins on the network thread and
@@ -76,12 +77,14 @@ void stage_first_conversion(uint64_t instr, uint64_t ticks)
 	__atomic_store_n(&stage_stats[STAGE_FIRST_CONVERSION].count, 1, __ATOMIC_RELEASE);
 }
 
-static void report_unit(uint32_t seq, bool instr)
+/* Half the stages per line: a line holds at most LOG_LINE_MAX characters. */
+static void report_unit(uint32_t seq, bool instr, int from, int to)
 {
 	char line[LOG_LINE_MAX];
 	size_t n = 0;
 
-	for (int s = 0; s < STAGE_COUNT && n < sizeof(line); s++) {
+	line[0] = '\0';
+	for (int s = from; s < to && n < sizeof(line); s++) {
 		const struct stage_stat *st = &stage_stats[s];
 
 		if (!__atomic_load_n(&st->count, __ATOMIC_ACQUIRE))
@@ -96,6 +99,8 @@ static void report_unit(uint32_t seq, bool instr)
 
 void stage_report(uint32_t seq)
 {
-	report_unit(seq, true);
-	report_unit(seq, false);
+	for (int unit = 0; unit < 2; unit++) {
+		report_unit(seq, !unit, 0, STAGE_LINK);
+		report_unit(seq, !unit, STAGE_LINK, STAGE_COUNT);
+	}
 }

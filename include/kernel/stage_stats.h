@@ -58,7 +58,7 @@ void stage_end(enum update_stage s);
 void stage_reset(void);
 /* The first conversion after the switch: figures taken by convert.c. */
 void stage_first_conversion(uint64_t instr, uint64_t ticks);
-/* Logs the figures of the last pack: `update: stages seq=.. unit=instr|ns ...`. */
+/* Logs the figures of the last pack: `update: stages seq=.. unit=instr|ns ...` (x2 each). */
 void stage_report(uint32_t seq);
 extern struct stage_stat stage_stats[STAGE_COUNT];
 #endif
