@@ -169,11 +169,11 @@ int quiesce_barrier(uint64_t timeout_us)
 	uint64_t deadline = rdtime() + timer_us_to_ticks(timeout_us);
 	struct thread *self = thread_current(), *none = NULL;
 	struct scan s = { .self = self };
-	bool notified;
+	bool registered;
 	int rc = 0;
 
 	/* One waiter is woken by answers; another (never, today) by its ticks. */
-	notified = __atomic_compare_exchange_n(&qs_waiter, &none, self, false, __ATOMIC_ACQ_REL,
+	registered = __atomic_compare_exchange_n(&qs_waiter, &none, self, false, __ATOMIC_ACQ_REL,
 					       __ATOMIC_ACQUIRE);
 	__atomic_add_fetch(&qs_barriers, 1, __ATOMIC_ACQ_REL);
 	s.epoch = __atomic_add_fetch(&qs_epoch, 1, __ATOMIC_ACQ_REL);
@@ -197,7 +197,7 @@ int quiesce_barrier(uint64_t timeout_us)
 		/* Asleep, this hart runs whoever it owes (threads stuck mid-call here). */
 		thread_sleep_unless(&qs_notified, timer_ticks_to_us(deadline - now) + 1);
 	}
-	if (notified)
+	if (registered)
 		__atomic_store_n(&qs_waiter, NULL, __ATOMIC_RELEASE);
 	__atomic_sub_fetch(&qs_barriers, 1, __ATOMIC_ACQ_REL);
 	return rc;

@@ -271,14 +271,17 @@ int convert_instance(struct object *old, struct object **out)
 		return -KE_EXIST;	/* already where conversions lead (after a rollback) */
 	if (__atomic_load_n(&old->inflight, __ATOMIC_ACQUIRE) & OBJ_CLAIMED)
 		return -KE_ALREADY;
-	if (!__atomic_compare_exchange_n(&old->inflight, &zero, OBJ_CLAIMED, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return (zero & OBJ_CLAIMED) ? -KE_ALREADY : -KE_BUSY;
+	/* Off before the claim: a preemption must never leave an instance claimed. */
 	flags = irq_save();
+	if (!__atomic_compare_exchange_n(&old->inflight, &zero, OBJ_CLAIMED, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		irq_restore(flags);
+		return (zero & OBJ_CLAIMED) ? -KE_ALREADY : -KE_BUSY;
+	}
 	if (ott_slot_object(&kernel_ott, old->slot) != old) {
 		/* Destroyed under its caller: nothing to convert, the slot is not ours. */
-		irq_restore(flags);
 		__atomic_store_n(&old->inflight, 0, __ATOMIC_RELEASE);
+		irq_restore(flags);
 		return -KE_STALE;
 	}
 	t0 = rdtime();

@@ -221,7 +221,8 @@ static void rsa_modexp(const struct rsa_pubkey *k, uint64_t *r, const uint64_t *
 
 /* --- public interface ------------------------------------------------ */
 
-int rsa_pubkey_init(struct rsa_pubkey *key, const uint8_t *n, size_t len, uint64_t e)
+/* Everything but R^2. */
+static int rsa_key_setup(struct rsa_pubkey *key, const uint8_t *n, size_t len, uint64_t e)
 {
 	if (!key || !n)
 		return -KE_INVAL;
@@ -237,9 +238,55 @@ int rsa_pubkey_init(struct rsa_pubkey *key, const uint8_t *n, size_t len, uint64
 	key->n0inv64 = rsa_n0inv(key->n64[0]);
 	key->n0inv = (uint32_t)key->n0inv64;	/* -n^-1 mod 2^32: the same, truncated */
 	key->e = e;
+	return 0;
+}
+
+int rsa_pubkey_init(struct rsa_pubkey *key, const uint8_t *n, size_t len, uint64_t e)
+{
+	int rc = rsa_key_setup(key, n, len, e);
+
+	if (rc)
+		return rc;
 	rsa_rr(key);
 	rsa_rr32(key);
 	return 0;
+}
+
+/*
+ * R^2 from U-Boot's: the same with an even word count, else R32^2 * 2^64.
+ * Then rr * 1 / R == R mod n proves rr == R^2 mod n (R is invertible), and
+ * R mod n is a few doublings away from 2^(bitlen - 1).
+ */
+int rsa_pubkey_init_claimed(struct rsa_pubkey *key, const uint8_t *n, size_t len, uint64_t e,
+			    const uint32_t *rr, uint32_t n0inv)
+{
+	uint64_t r[RSA_MAX_LIMBS], one[RSA_MAX_LIMBS], check[RSA_MAX_LIMBS];
+	unsigned int nl, bits, i;
+	int rc = rsa_key_setup(key, n, len, e);
+
+	if (rc)
+		return rc;
+	if (!rr || n0inv != key->n0inv)
+		return -KE_BADMSG;
+	nl = key->nlimbs;
+	memcpy(key->rr, rr, key->nwords * sizeof(*rr));
+	memset(key->rr64, 0, nl * sizeof(*key->rr64));
+	memcpy(key->rr64, rr, key->nwords * sizeof(*rr));
+	if (rsa_cmp(key->rr64, key->n64, nl) >= 0)
+		return -KE_BADMSG;
+	if (key->nwords & 1) {
+		for (i = 0; i < 64; i++)
+			rsa_double(key->rr64, key->n64, nl);
+	}
+	bits = rsa_bitlen(key->n64, nl);
+	memset(r, 0, nl * sizeof(*r));
+	r[(bits - 1) / 64] = 1ULL << ((bits - 1) % 64);
+	for (i = bits - 1; i < 64 * nl; i++)
+		rsa_double(r, key->n64, nl);
+	memset(one, 0, nl * sizeof(*one));
+	one[0] = 1;
+	rsa_mont_mul(key, check, key->rr64, one);
+	return rsa_cmp(check, r, nl) ? -KE_BADMSG : 0;
 }
 
 static bool rsa_key_ok(const struct rsa_pubkey *key)

@@ -51,6 +51,16 @@ struct rsa_pubkey {
 int rsa_pubkey_init(struct rsa_pubkey *key, const uint8_t *n, size_t len, uint64_t e);
 
 /*
+ * The same from the constants a key dtb claims (U-Boot's: @rr on 32-bit
+ * words, least significant first, @n0inv mod 2^32), which are checked
+ * rather than computed: n0inv by Newton's iteration, rr by one Montgomery
+ * multiplication (rr * 1 / R must be R mod n). Returns 0, -KE_INVAL (bad
+ * modulus or exponent) or -KE_BADMSG (a constant is not the modulus's).
+ */
+int rsa_pubkey_init_claimed(struct rsa_pubkey *key, const uint8_t *n, size_t len, uint64_t e,
+			    const uint32_t *rr, uint32_t n0inv);
+
+/*
  * RSAVP1: @out = @in^e mod n, both big-endian of key->nbytes bytes (@len
  * must equal it). Returns 0, -KE_INVAL (bad arguments) or -KE_RANGE
  * (@in is not below the modulus).
