@@ -6,6 +6,7 @@
 #   make run [BOOT=uboot]   boot in QEMU        make debug   QEMU halted for gdb
 #   make test               every test          make bench   benchmark table
 #   make fleet-test         pull over MQTT      make bench-fleet   rollouts to 100..10,000 simulated boards (+ real ones)
+#   make fuzz               1M executions of every fuzz target (test/fuzz/fuzz.mk)
 #
 # Every target that needs a tool first runs the `deps` step, which installs
 # missing Debian packages (apt-get; sudo when not root).
@@ -32,7 +33,8 @@ DEB_PKGS := gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf \
 	libfdt-dev python3-libfdt python3-cryptography python3-pytest \
 	gdb-multiarch libcmocka-dev linux-source-6.1 e2fsprogs fdisk \
 	python3-cryptography-vectors openssl python3-tqdm nftables iproute2 curl \
-	python3-paho-mqtt mosquitto mosquitto-clients
+	python3-paho-mqtt mosquitto mosquitto-clients clang-14 libclang-rt-14-dev llvm-14 \
+	apache2-utils
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: all deps run debug test unit qemu-test ota-test fleet-test bench bench-fleet clean distclean boards
@@ -133,19 +135,22 @@ include platform/run.mk
 # --- tests and benchmarks ------------------------------------------------------
 include test/unit/unit.mk
 include test/qemu/qemu.mk
+include test/fuzz/fuzz.mk
 
 boards: | $(DEPS_STAMP)
 	$(Q)for b in $(BOARDS); do $(MAKE) --no-print-directory BOARD=$$b all || exit 1; done
 
 clean:
-	rm -rf build/qemu-virt build/hifive-unleashed build/hifive-unmatched build/unit build/test
+	rm -rf build/qemu-virt build/hifive-unleashed build/hifive-unmatched build/unit build/test build/fuzz
 distclean:
 	rm -rf build
 
-# Every test: host unit tests, the host tool's tests, every board builds,
+# Every test: host unit tests, a short run of every fuzz target over its
+# seeds and regression inputs, the host tool's tests, every board builds,
 # QEMU integration tests.
 test: | $(DEPS_STAMP)
 	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory ota-test
 	$(Q)$(MAKE) --no-print-directory fleet-test
 	$(Q)$(MAKE) --no-print-directory boards

@@ -168,6 +168,16 @@ int dt_check(const void *fdt, size_t max_size)
 		return -KE_INVAL;
 	if (fdt_check_header(fdt) || fdt_totalsize(fdt) > max_size)
 		return -KE_INVAL;
+	/*
+	 * libfdt reads reserve-map entries and structure tags with plain 64-
+	 * and 32-bit loads (fdt64_ld_, fdt32_ld_), trusting the blocks to be
+	 * aligned as the DT spec requires; fdt_check_header() does not check
+	 * that. A blob from the network (an update pack) with an odd offset
+	 * made every later lookup a misaligned load: undefined behaviour, a
+	 * trap or slow M-mode emulation on RISC-V (found by test/fuzz).
+	 */
+	if (fdt_off_mem_rsvmap(fdt) % 8 || fdt_off_dt_struct(fdt) % FDT_TAGSIZE)
+		return -KE_INVAL;
 	if (fdt_num_mem_rsv(fdt) < 0)
 		return -KE_INVAL;
 	return dt_check_struct(fdt);

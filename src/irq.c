@@ -48,7 +48,9 @@ void irq_external(void)
 
 		if (fn) {
 			table[irq].count++;
+			this_hart()->cur_irq = (uint32_t)irq;	/* named if the handler faults */
 			fn(table[irq].arg);
+			this_hart()->cur_irq = 0;
 		} else {
 			klog("irq", "spurious source=%ld", irq);
 		}

@@ -1,6 +1,11 @@
 /*
  * Log line formatting (pure; host-tested). The timestamp is derived from
  * the timer count with integer arithmetic only: no FP in the kernel.
+ * A line is printable ASCII whatever its arguments held: line breaks and
+ * tabs become spaces, other control bytes and bytes above 0x7e become '?',
+ * so text from outside can neither start a line of its own nor send
+ * terminal escapes (callers escape it properly with escape.h; this is the
+ * backstop).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,6 +33,19 @@ static size_t format_prefix(char *buf, size_t len, uint64_t ticks, uint64_t freq
 	return (size_t)n < len ? (size_t)n : len - 1;
 }
 
+/* One event, one line, plain ASCII. */
+static void log_sanitize(char *p, char *end)
+{
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '\n' || c == '\r' || c == '\t')
+			*p = ' ';
+		else if (c < 0x20 || c >= 0x7f)
+			*p = '?';
+	}
+}
+
 size_t log_format(char *buf, size_t len, uint64_t ticks, uint64_t freq,
 		  unsigned int hart, const char *subsys, const char *fmt, va_list ap)
 {
@@ -47,17 +65,12 @@ size_t log_format(char *buf, size_t len, uint64_t ticks, uint64_t freq,
 		m = 0;
 	if ((size_t)m + 1 < room) {
 		n += (size_t)m;
-		/* Keep one event on one line: a stray newline would split it. */
-		for (char *p = buf; p < buf + n; p++)
-			if (*p == '\n' || *p == '\r')
-				*p = ' ';
+		log_sanitize(buf, buf + n);
 		buf[n++] = '\n';
 		buf[n] = '\0';
 		return n;
 	}
-	for (char *p = buf; p < buf + len - sizeof(cut); p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+	log_sanitize(buf, buf + len - sizeof(cut));
 	memcpy(buf + len - sizeof(cut), cut, sizeof(cut));
 	return len - 1;
 }

@@ -82,13 +82,43 @@ struct scan {
 	unsigned int busy;
 };
 
+/*
+ * A thread that will never run again counts for nothing: the one running
+ * on a hart that was lost or parked (trap.c, update/engine.c), and those
+ * pinned there. (An unpinned one queued there may still be stolen.)
+ */
+static bool gone_with_its_hart(const struct thread *t)
+{
+	struct hart *h = t->hart >= 0 ? hart_by_index((unsigned int)t->hart) : NULL;
+
+	return h && !h->online && (t->state == THREAD_RUNNING || t->affinity >= 0);
+}
+
 static void scan_thread(struct thread *t, void *arg)
 {
 	struct scan *s = arg;
 	uint64_t since = __atomic_load_n(&t->qs_since, __ATOMIC_ACQUIRE);
 
-	if (t != s->self && t->state != THREAD_DEAD && since != QS_IDLE && since < s->epoch)
+	if (t != s->self && t->state != THREAD_DEAD && since != QS_IDLE && since < s->epoch &&
+	    !gone_with_its_hart(t))
 		s->busy++;
+}
+
+int quiesce_harts(uint64_t timeout_us)
+{
+	uint64_t snap[MAX_HARTS];
+	uint64_t deadline = rdtime() + timer_us_to_ticks(timeout_us);
+
+	/* What the caller unlinked is visible before any hart's next point. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (unsigned int i = 0; i < nharts_online; i++) {
+		snap[i] = __atomic_load_n(&hart_by_index(i)->gen, __ATOMIC_ACQUIRE);
+		smp_kick(i);
+	}
+	while (!harts_passed(snap))
+		if (rdtime() > deadline)
+			return -KE_TIMEDOUT;
+	return 0;
 }
 
 int quiesce_wait(uint64_t timeout_us)

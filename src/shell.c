@@ -1,9 +1,10 @@
 /*
  * A small command shell on the console, for people watching a board:
- * help, harts, threads, mem, ott, fault <kind>, halt. One thread; it
- * sleeps on console input and takes no locks of its own.
+ * help, harts, threads, mem, ott, net, fault <kind>, halt, probe. One thread;
+ * it sleeps on console input and takes no locks of its own.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <kernel/console.h>
 #include <kernel/uart.h>
@@ -19,6 +20,9 @@
 #include <kernel/storage.h>
 #include <kernel/persist.h>
 #include <kernel/errno.h>
+#include <kernel/netif.h>
+#include <kernel/counter.h>
+#include <kernel/workload.h>
 
 static void cmd_harts(void)
 {
@@ -54,10 +58,36 @@ static void cmd_mem(void)
 		(unsigned long)st.heap.total_allocs, (unsigned long)st.heap.total_frees);
 }
 
+/*
+ * `probe add <n>`: counter_add(workload counter 0, n) from a thread of its
+ * own, so that a fault in whatever version runs it stops only that thread
+ * (the fault tests' way to reach a latent bug after probation).
+ */
+static void probe_main(void *arg)
+{
+	long n = (long)(intptr_t)arg;
+	long r = counter_add(workload_counter(0), n);
+
+	klog("shell", "probe add=%ld result=%ld", n, r);
+}
+
+static void cmd_probe(const char *arg)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+
+	if (end == arg || *end || !workload_counter(0).entry) {
+		kputs("  usage: probe add <n> (with the workload running)\n");
+		return;
+	}
+	if (!thread_create("probe", probe_main, (void *)(intptr_t)n, THREAD_ANY_HART))
+		kputs("  probe: no thread\n");
+}
+
 static void run(char *line)
 {
 	if (!strcmp(line, "help")) {
-		kputs("  commands: help harts threads mem ott storage [read|erase|program|flush] journal [erase] fault <load|store|exec|illegal|stack> panic halt reboot\n");
+		kputs("  commands: help harts threads mem ott storage [read|erase|program|flush] journal [erase] fault <load|store|exec|illegal|stack> panic halt reboot net probe add <n>\n");
 	} else if (!strcmp(line, "harts")) {
 		cmd_harts();
 	} else if (!strcmp(line, "threads")) {
@@ -68,6 +98,8 @@ static void run(char *line)
 		kprintf("  ott slots=%u used=%u misses=%lu stale_calls=%lu\n", kernel_ott.nslots,
 			kernel_ott.used, (unsigned long)kernel_ott.misses,
 			(unsigned long)kernel_ott.stale_calls);
+	} else if (!strcmp(line, "net")) {
+		netif_show();
 	} else if (!strcmp(line, "storage") || !strncmp(line, "storage ", 8)) {
 		storage_command(line[7] ? line + 8 : "");
 	} else if (!strcmp(line, "journal")) {
@@ -78,6 +110,8 @@ static void run(char *line)
 		kprintf("  journal erase: %s\n", rc ? err_name(rc) : "done (the floor is kept)");
 	} else if (!strncmp(line, "fault ", 6)) {
 		trap_inject_fault(line + 6);
+	} else if (!strncmp(line, "probe add ", 10)) {
+		cmd_probe(line + 10);
 	} else if (!strcmp(line, "panic")) {
 		/* For checking how a board reports the end of the world. */
 		panic("requested from the shell");

@@ -7,6 +7,11 @@
  * has filed the thread (run queue, sleep list) or by the thread itself when
  * it resumes. Lock order: waitq lock -> thread lock; a hart's sleep_lock is
  * never held while taking a thread lock. all_lock nests inside nothing.
+ *
+ * A thread stopped after a fault (or at its next preemption point, on
+ * request) drops what it held first: spinlocks this hart took for it, its
+ * interrupt nesting, its counted calls (kernel/unwind.h), so that neither
+ * a lock nor an update waiting for its calls is held forever.
  */
 #include <string.h>
 #include <kernel/thread.h>
@@ -18,6 +23,8 @@
 #include <kernel/smp.h>
 #include <kernel/tls.h>
 #include <kernel/vm.h>
+#include <kernel/unwind.h>
+#include <kernel/update_engine.h>
 
 #define STACK_CANARY	0x5afe57ac6b00c0deULL
 /* Room the trap vector needs below sp (entry.S FRAME_SIZE), above the canary. */
@@ -37,7 +44,15 @@ static int pick_home_hart(int affinity)
 {
 	if (affinity >= 0)
 		return affinity;
-	return (int)(__atomic_fetch_add(&rr_next_hart, 1, __ATOMIC_RELAXED) % nharts_online);
+	/* Not a hart that was parked or lost (trap.c, update/engine.c). */
+	for (unsigned int tries = 0; tries < nharts_online; tries++) {
+		unsigned int i = __atomic_fetch_add(&rr_next_hart, 1, __ATOMIC_RELAXED) % nharts_online;
+		struct hart *h = hart_by_index(i);
+
+		if (h && h->online)
+			return (int)i;
+	}
+	return 0;
 }
 
 static struct thread *create(const char *name, thread_fn fn, void *arg, int affinity, bool next)
@@ -114,9 +129,31 @@ void thread_start_hook(void)
 	irq_enable();
 }
 
+/* Is @t inside a counted (interposed) call? Then it is not quiescent, blocked or not. */
+static bool in_counted_call(const struct thread *t)
+{
+	for (const struct unwind_node *n = t->ip_top; n; n = n->prev)
+		if (n->kind == UNW_CALL && n->cookie)
+			return true;
+	return false;
+}
+
+/*
+ * About to block, yield or sleep: methods must not block, so inside a
+ * call under probation this is a bug of the new code, rolled back (the
+ * call is retried; update_block_check does not return then).
+ */
+static void check_blocking(struct thread *t)
+{
+	if (t->ip_top)
+		update_block_check();
+}
+
 /*
  * Switches from the current thread (its lock held, state set) to the loop.
- * A voluntary switch is a quiescent point: the thread is in no call.
+ * A voluntary switch is a quiescent point, unless the thread blocks inside
+ * a call the update engine counts (a method that blocks: its caller is
+ * still in the call).
  */
 static void sched_switch(struct thread *t, bool voluntary)
 {
@@ -126,6 +163,8 @@ static void sched_switch(struct thread *t, bool voluntary)
 	if (h->irq_depth != 1 || irq_enabled() || t->state == THREAD_RUNNING)
 		panic("sched_switch: depth=%d irq=%d state=%d", h->irq_depth,
 		      irq_enabled(), t->state);
+	if (voluntary && t->ip_top && in_counted_call(t))
+		voluntary = false;
 	if (voluntary) {
 		uint64_t was = t->qs_since;
 
@@ -143,6 +182,7 @@ void thread_yield(void)
 {
 	struct thread *t = thread_current();
 
+	check_blocking(t);
 	spin_lock(&t->lock);
 	t->state = THREAD_RUNNABLE;
 	sched_switch(t, true);
@@ -170,6 +210,7 @@ void thread_sleep_unless(const volatile int *done, uint64_t usec)
 {
 	struct thread *t = thread_current();
 
+	check_blocking(t);
 	spin_lock(&t->lock);
 	if (!done || !__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
 		t->wake_at = rdtime() + timer_us_to_ticks(usec);
@@ -212,7 +253,12 @@ bool thread_wake(struct thread *t)
 void thread_exit(void)
 {
 	struct thread *t = thread_current();
+	void (*hook)(void *) = t->on_exit;
 
+	if (hook) {
+		t->on_exit = NULL;
+		hook(t->exit_arg);
+	}
 	spin_lock(&t->lock);
 	t->state = THREAD_DEAD;
 	sched_switch(t, true);
@@ -222,9 +268,30 @@ void thread_exit(void)
 void thread_kill_current(void)
 {
 	struct thread *t = thread_current();
+	struct hart *h = this_hart();
 
 	t->killed = true;
+	/* What it held dies with it: locks, interrupt nesting, counted calls. */
+	unwind_release_locks(0, NULL, 0);
+	h->irq_depth = 0;
+	h->irq_was_on = 0;
+	h->fault_depth = 0;
+	unwind_drop(NULL);
+	h->irq_level = 0;	/* whatever it was inside of, it never returns there */
 	thread_exit();
+}
+
+void thread_request_kill(struct thread *t)
+{
+	__atomic_store_n(&t->kill_req, true, __ATOMIC_RELEASE);
+}
+
+void thread_set_exit_hook(void (*fn)(void *arg), void *arg)
+{
+	struct thread *t = thread_current();
+
+	t->exit_arg = arg;
+	t->on_exit = fn;
 }
 
 static void sleeper_insert(struct hart *h, struct thread *t)
@@ -354,6 +421,7 @@ void waitq_wait(struct waitq *wq, struct spinlock *lk)
 {
 	struct thread *t = thread_current();
 
+	check_blocking(t);
 	spin_lock(&wq->lock);
 	spin_lock(&t->lock);
 	list_add_tail(&t->wait_node, &wq->waiters);

@@ -1,31 +1,26 @@
 /*
- * The OTA agent (see agent.h).
+ * The OTA agent's core (see agent.h): the LwM2M state, the one pack slot,
+ * the `ota` thread that verifies and applies a submitted pack, the events
+ * ring and the status JSON. The transports (agent_http.c; the MQTT pull
+ * client, update/pull.c, through the agent_pull_* wrappers at the end)
+ * only claim the slot, fill a pack and submit it.
  *
- * Two contexts: the network thread runs every TCP callback (the stack is
- * single-threaded, include/kernel/net.h); the `ota` thread verifies and
- * applies a received pack (which takes long and may wait for quiescence),
- * then hands the answer back to the network thread with netif_run().
- * Locking: agent_lock guards the LwM2M state, the upload slot and the
- * event ring, which both contexts touch; connection state belongs to the
- * network thread alone.
+ * Locking: agent_lock (a spinlock, never held across anything slow)
+ * guards the LwM2M state and result, the slot and the queued job, and the
+ * event ring; every context may take it, the network thread included.
+ * The ota thread alone runs the engine and writes the durable result.
  *
- * One upload at a time: a second PUT while one is downloading or being
- * applied (or while the engine still watches the last one) gets 409. A
- * garbage request gets 400 and the connection is closed. Nothing here
- * blocks the network thread.
- *
- * Pulled packs (update/pull.c) enter through agent_pull_claim() and
- * agent_submit_pack() at the end of this file: the same slot, the same
- * ota thread and verify_and_apply(), with callbacks instead of an HTTP
- * answer.
+ * Why the slot is released only after done() returned (or, for a job with
+ * hold, when its transport says so): the verdict and whatever the
+ * submitter keeps with it (an HTTP answer waiting for the network thread)
+ * belong to the job until then, so a second pack can never overwrite the
+ * first one's answer or take its place.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <kernel/agent.h>
-#include <kernel/http.h>
-#include <kernel/net.h>
 #include <kernel/irq.h>
-#include <kernel/netif.h>
 #include <kernel/update.h>
 #include <kernel/update_engine.h>
 #include <kernel/object.h>
@@ -34,21 +29,13 @@
 #include <kernel/log.h>
 #include <kernel/spinlock.h>
 #include <kernel/errno.h>
+#include <kernel/escape.h>
 #include <kernel/persist.h>
+#include <kernel/netif.h>
 #include <kernel/stage_stats.h>
 
-#define MAX_CONNS	4
 #define NEVENTS		8
 #define EVENT_LEN	96
-#define OUT_MAX		4096
-
-/* LwM2M firmware object (5): state (resource 3) and update result (resource 5). */
-enum lwm2m_state { ST_IDLE, ST_DOWNLOADING, ST_DOWNLOADED, ST_UPDATING };
-enum lwm2m_result {
-	RES_INITIAL = 0, RES_SUCCESS = 1, RES_NO_STORAGE = 2, RES_NO_MEMORY = 3,
-	RES_CONN_LOST = 4, RES_INTEGRITY = 5, RES_UNSUPPORTED = 6, RES_INVALID_URI = 7,
-	RES_FAILED = 8,
-};
 
 static const char *const state_names[] = { "idle", "downloading", "downloaded", "updating" };
 static const char *const result_names[] = {
@@ -56,42 +43,25 @@ static const char *const result_names[] = {
 	"integrity-failure", "unsupported-package", "invalid-uri", "update-failed",
 };
 
-struct conn {
-	bool in_use;
-	bool dead;			/* the peer went away while its pack was applied */
-	struct tcp_pcb *pcb;
-	struct http_req req;
-	bool uploading;
-	size_t received;
-};
-
-struct job {
-	struct conn *conn;
-	void *pack;
-	unsigned int order;
-	size_t size;
-	int http;
-	char body[512];
-	const struct agent_pull_ops *pull;	/* a pulled pack: tell pull.c, not a connection */
-	void *pull_arg;
-	char source[16];
-};
-
-static struct conn conns[MAX_CONNS];
 static struct spinlock agent_lock = SPINLOCK_INIT("agent");
-static enum lwm2m_state state;
-static enum lwm2m_result result;
+static enum agent_state state;
+static enum agent_result result;
 static char reason[32] = "none";
 static char events[NEVENTS][EVENT_LEN];
 static unsigned int nevents;
-static struct job job;			/* the one upload in flight */
+static const char *claimed_by;		/* the slot's holder, NULL when free */
+static struct agent_job *queued;	/* submitted, not yet finished */
 static struct waitq job_wq = WAITQ_INIT(job_wq);
-static volatile bool job_ready;
+
+const char *agent_result_name(enum agent_result r)
+{
+	return (unsigned int)r < sizeof(result_names) / sizeof(result_names[0]) ?
+	       result_names[r] : "unknown";
+}
 
 /* --- state and events --------------------------------------------------- */
 
-static void event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void event(const char *fmt, ...)
+void agent_event(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -102,272 +72,109 @@ static void event(const char *fmt, ...)
 	spin_unlock(&agent_lock);
 }
 
-static void set_state(enum lwm2m_state s)
+static void set_state(enum agent_state s)
 {
 	spin_lock(&agent_lock);
 	state = s;
 	spin_unlock(&agent_lock);
 }
 
-static void set_result_state(enum lwm2m_result r, const char *why)
+static void set_result_state(enum agent_result r, const char *why)
 {
 	spin_lock(&agent_lock);
 	result = r;
 	strncpy(reason, why, sizeof(reason) - 1);
 	reason[sizeof(reason) - 1] = '\0';
-	state = ST_IDLE;
+	state = AGENT_IDLE;
 	spin_unlock(&agent_lock);
 }
 
-/* LwM2M wants the result to survive a restart: the network thread must not wait for it. */
-static void set_result(enum lwm2m_result r, const char *why)
+void agent_note_result(enum agent_result r, const char *why)
 {
 	set_result_state(r, why);
-	persist_save_state(ST_IDLE, (uint8_t)r, why);
+	persist_save_state(AGENT_IDLE, (uint8_t)r, why);
 }
 
-/* The ota thread answers a push only once its result is durable. */
-static void set_result_durable(enum lwm2m_result r, const char *why)
-{
-	set_result_state(r, why);
-	persist_save_state_now(ST_IDLE, (uint8_t)r, why);
-}
-
-static enum lwm2m_result lwm2m_of(enum update_result r)
+static enum agent_result lwm2m_of(enum update_result r)
 {
 	switch (r) {
 	case UPDATE_OK:
-		return RES_SUCCESS;
+		return AGENT_RES_SUCCESS;
 	case UPDATE_ERR_INTEGRITY:
-		return RES_INTEGRITY;
+		return AGENT_RES_INTEGRITY;
 	case UPDATE_ERR_NOMEM:
-		return RES_NO_MEMORY;
+		return AGENT_RES_NO_MEMORY;
 	case UPDATE_ERR_NOSPACE:
-		return RES_NO_STORAGE;
+		return AGENT_RES_NO_STORAGE;
 	case UPDATE_ERR_STORAGE:
 	case UPDATE_ERR_LINK:
 	case UPDATE_ERR_SELFTEST:
 	case UPDATE_ERR_TIMEOUT:
 	case UPDATE_ERR_ROLLED_BACK:
 	case UPDATE_ERR_BUSY:
-		return RES_FAILED;
+		return AGENT_RES_FAILED;
 	default:
-		return RES_UNSUPPORTED;
+		return AGENT_RES_UNSUPPORTED;
 	}
 }
 
-/* --- responses (network thread) --------------------------------------- */
+/* --- the pack slot ------------------------------------------------------ */
 
-static void respond(struct conn *c, int status, const char *body)
+int agent_claim(const char *source)
 {
-	char head[160];
-	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-			 status, http_reason(status), strlen(body));
+	int rc = -KE_BUSY;
 
-	if (!c->pcb)
-		return;
-	tcp_write(c->pcb, head, (size_t)n);
-	tcp_write(c->pcb, body, strlen(body));
-	tcp_close(c->pcb);
-}
-
-static void respond_error(struct conn *c, int status, const char *res, const char *detail)
-{
-	char body[256];
-
-	snprintf(body, sizeof(body), "{\"result\": \"%s\", \"detail\": \"%s\"}\n", res, detail);
-	respond(c, status, body);
-}
-
-static size_t status_json(char *out, size_t len);
-
-/* --- uploads (network thread) ------------------------------------------ */
-
-static void upload_abort(struct conn *c, const char *why)
-{
 	spin_lock(&agent_lock);
-	page_free(job.pack, job.order);
-	job.pack = NULL;
+	if (!claimed_by && !__atomic_load_n(&update_busy, __ATOMIC_ACQUIRE)) {
+		claimed_by = source;
+		state = AGENT_DOWNLOADING;
+		rc = 0;
+	}
 	spin_unlock(&agent_lock);
-	c->uploading = false;
-	klog("ota", "rejected reason=%s bytes=%zu of %lld", why, c->received,
-	     c->req.content_length);
-	event("upload %s after %zu bytes", why, c->received);
-	set_result(RES_CONN_LOST, why);
+	return rc;
 }
 
-/* Claims the upload slot for @c; answers and returns false if it cannot. */
-static bool upload_start(struct conn *c)
+void agent_abandon(enum agent_result r, const char *why)
 {
-	long long len = c->req.content_length;
-	struct persist_summary ps;
-	unsigned int order;
-	bool busy;
-
-	if (len <= 0) {
-		respond_error(c, len < 0 ? 411 : 400, "bad-request", "a pack needs a Content-Length");
-		return false;
-	}
+	agent_note_result(r, why);
 	spin_lock(&agent_lock);
-	busy = job.pack || state != ST_IDLE || update_busy;
-	spin_unlock(&agent_lock);
-	if (busy) {
-		klog("ota", "rejected reason=busy detail=\"an update is in progress\"");
-		respond_error(c, 409, "busy", "an update is in progress");
-		return false;
-	}
-	persist_get_summary(&ps);
-	if (ps.persistent && (uint64_t)len > ps.max_pack) {
-		/* It could never be journaled: say so before it is sent. */
-		klog("ota", "rejected reason=no-space bytes=%lld max_pack=%lu", len,
-		     (unsigned long)ps.max_pack);
-		set_result(RES_NO_STORAGE, "no-space");
-		respond_error(c, 507, result_names[RES_NO_STORAGE], "the journal has no room for it");
-		return false;
-	}
-	order = page_order_for((size_t)len);
-	job.pack = page_alloc(order);
-	if (!job.pack) {
-		set_result(RES_NO_MEMORY, "out-of-memory");
-		respond_error(c, 503, "out-of-memory", "no room for the pack");
-		return false;
-	}
-	job.order = order;
-	job.size = (size_t)len;
-	job.conn = c;
-	c->uploading = true;
-	c->received = 0;
-	set_state(ST_DOWNLOADING);
-	klog("ota", "receiving bytes=%lld from=%u.%u.%u.%u:%u", len,
-	     tcp_remote_ip(c->pcb) >> 24, (tcp_remote_ip(c->pcb) >> 16) & 255,
-	     (tcp_remote_ip(c->pcb) >> 8) & 255, tcp_remote_ip(c->pcb) & 255,
-	     tcp_remote_port(c->pcb));
-	if (c->req.expect_continue)
-		tcp_write(c->pcb, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-	return true;
-}
-
-static void upload_done(struct conn *c)
-{
-	c->uploading = false;
-	set_state(ST_DOWNLOADED);
-	klog("ota", "downloaded bytes=%zu", job.size);
-	stage_begin(STAGE_HANDOFF);
-	__atomic_store_n(&job_ready, true, __ATOMIC_RELEASE);
-	waitq_wake_all(&job_wq);
-}
-
-static void route(struct conn *c)
-{
-	struct http_req *r = &c->req;
-
-	if (!strcmp(r->path, "/status")) {
-		static char body[OUT_MAX];
-
-		if (strcmp(r->method, "GET")) {
-			respond_error(c, 405, "bad-request", "use GET /status");
-			return;
-		}
-		status_json(body, sizeof(body));
-		respond(c, 200, body);
-	} else if (!strcmp(r->path, "/update")) {
-		if (strcmp(r->method, "PUT") && strcmp(r->method, "POST"))
-			respond_error(c, 405, "bad-request", "use PUT /update");
-		else
-			upload_start(c);
-	} else {
-		respond_error(c, 404, "bad-request", "no such resource");
-	}
-}
-
-static void body_bytes(struct conn *c, const char *data, size_t len)
-{
-	size_t room = job.size - c->received;
-
-	if (len > room) {
-		/* More than Content-Length said: not a pack we can trust. */
-		upload_abort(c, "length-mismatch");
-		respond_error(c, 400, "bad-request", "body longer than Content-Length");
-		return;
-	}
-	memcpy((char *)job.pack + c->received, data, len);
-	c->received += len;
-	if (c->received == job.size)
-		upload_done(c);
-}
-
-static void on_received(void *arg, struct tcp_pcb *pcb, const void *data, size_t len)
-{
-	struct conn *c = arg;
-	size_t used = 0;
-
-	if (!len) {		/* the peer finished sending */
-		if (c->uploading) {
-			upload_abort(c, "truncated");
-			/* Answer (the peer may still read) and close: the slot must come free. */
-			respond_error(c, 400, "connection-lost", "body shorter than Content-Length");
-		} else if (c->req.state == HTTP_HEAD) {
-			tcp_close(pcb);
-		}
-		return;
-	}
-	tcp_recved(pcb, len);	/* everything is consumed at once: the pack buffer is ours */
-	if (c->req.state == HTTP_HEAD) {
-		used = http_feed(&c->req, data, len, AGENT_MAX_PACK);
-		if (c->req.state == HTTP_ERROR) {
-			klog("ota", "bad request status=%d", c->req.status);
-			respond_error(c, c->req.status, "bad-request", http_reason(c->req.status));
-			return;
-		}
-		if (c->req.state == HTTP_BODY)
-			route(c);
-	}
-	/* Body bytes nobody asked for (e.g. after a GET) are dropped. */
-	if (c->uploading && used < len)
-		body_bytes(c, (const char *)data + used, len - used);
-}
-
-static void on_sent(void *arg, struct tcp_pcb *pcb, size_t acked)
-{
-}
-
-static void on_closed(void *arg, struct tcp_pcb *pcb, int why)
-{
-	struct conn *c = arg;
-
-	if (c->uploading)
-		upload_abort(c, why == TCP_CLOSED_TIMEOUT ? "timeout" : "connection-lost");
-	c->pcb = NULL;
-	spin_lock(&agent_lock);
-	if (job.conn == c && job.pack)
-		c->dead = true;		/* the ota thread still owns the pack; it frees the slot */
-	else
-		c->in_use = false;
+	claimed_by = NULL;
 	spin_unlock(&agent_lock);
 }
 
-static int on_accepted(void *arg, struct tcp_pcb *pcb)
+int agent_submit_job(struct agent_job *j)
 {
-	for (int i = 0; i < MAX_CONNS; i++)
-		if (!conns[i].in_use) {
-			memset(&conns[i], 0, sizeof(conns[i]));
-			conns[i].in_use = true;
-			conns[i].pcb = pcb;
-			http_init(&conns[i].req);
-			tcp_set_arg(pcb, &conns[i]);
-			return 0;
-		}
-	return -1;	/* all busy: refused */
+	int rc = -KE_INVAL;
+
+	spin_lock(&agent_lock);
+	if (claimed_by && !queued && j && j->pack && j->done) {
+		queued = j;
+		state = AGENT_DOWNLOADED;
+		rc = 0;
+	}
+	spin_unlock(&agent_lock);
+	if (!rc)
+		waitq_wake_all(&job_wq);
+	return rc;
 }
 
-static const struct tcp_callbacks agent_cb = {
-	.accepted = on_accepted,
-	.received = on_received,
-	.sent = on_sent,
-	.closed = on_closed,
-};
+void agent_release(void)
+{
+	spin_lock(&agent_lock);
+	claimed_by = NULL;
+	spin_unlock(&agent_lock);
+}
+
+void *agent_pack_alloc(size_t size)
+{
+	return size && size <= (size_t)AGENT_MAX_PACK ? page_alloc(page_order_for(size)) : NULL;
+}
+
+void agent_pack_free(void *pack, size_t size)
+{
+	if (pack)
+		page_free(pack, page_order_for(size));
+}
 
 /* --- status ------------------------------------------------------------ */
 
@@ -377,146 +184,169 @@ struct json_buf {
 	bool first;
 };
 
+static void jprintf(struct json_buf *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jprintf(struct json_buf *j, const char *fmt, ...)
+{
+	va_list ap;
+	int m;
+
+	if (j->n >= j->len)
+		return;
+	va_start(ap, fmt);
+	m = vsnprintf(j->out + j->n, j->len - j->n, fmt, ap);
+	va_end(ap);
+	if (m > 0)
+		j->n += (size_t)m;
+}
+
 static void add_class(struct factory *f, void *arg)
 {
 	struct json_buf *j = arg;
+	char name[64];
 
-	if (j->n < j->len)
-		j->n += (size_t)snprintf(j->out + j->n, j->len - j->n, "%s\"%s\": %u",
-					 j->first ? "" : ", ", factory_class(f)->name,
-					 factory_class(f)->version);
+	jprintf(j, "%s\"%s\": %u", j->first ? "" : ", ",
+		esc_json(name, sizeof(name), factory_class(f)->name), factory_class(f)->version);
 	j->first = false;
 }
 
-static size_t status_json(char *out, size_t len)
+/* The LwM2M part and the events, copied under the lock, escaped outside it. */
+static void add_lwm2m(struct json_buf *j)
+{
+	char ev[NEVENTS][EVENT_LEN], why[sizeof(reason)], esc[6 * EVENT_LEN];
+	enum agent_state st;
+	enum agent_result res;
+	unsigned int n, first;
+
+	spin_lock(&agent_lock);
+	st = state;
+	res = result;
+	memcpy(why, reason, sizeof(why));
+	n = nevents;
+	memcpy(ev, events, sizeof(ev));
+	spin_unlock(&agent_lock);
+	jprintf(j, "}, \"seq\": %u, \"state\": \"%s\", \"result\": \"%s\", \"result_code\": %d, "
+		"\"reason\": \"%s\", \"events\": [", update_last_seq(), state_names[st],
+		agent_result_name(res), (int)res, esc_json(esc, sizeof(esc), why));
+	first = n > NEVENTS ? n - NEVENTS : 0;
+	for (unsigned int i = first; i < n; i++)
+		jprintf(j, "%s\"%s\"", i == first ? "" : ", ",
+			esc_json(esc, sizeof(esc), ev[i % NEVENTS]));
+}
+
+/* How the HTTP server copes (agent_http.c): load tests read these. */
+static void add_http(struct json_buf *j)
+{
+	struct agent_http_stats h;
+
+	agent_http_get_stats(&h);
+	jprintf(j, "\"http\": {\"open\": %u, \"accepted\": %lu, \"answered\": %lu, "
+		"\"gone\": %lu, \"refused\": %lu, \"evicted\": %lu, \"timeouts\": %lu, "
+		"\"bad\": %lu, \"answers_dropped\": %lu}", h.open, (unsigned long)h.accepted,
+		(unsigned long)h.answered, (unsigned long)h.gone, (unsigned long)h.refused,
+		(unsigned long)h.evicted, (unsigned long)h.timeouts, (unsigned long)h.bad,
+		(unsigned long)h.answers_dropped);
+}
+
+size_t agent_status_json(char *out, size_t len)
 {
 	struct json_buf j = { out, len, 0, true };
 	struct persist_summary ps;
 
-	j.n = (size_t)snprintf(out, len, "{\"abi\": \"%s\", \"board\": \"%s\", \"classes\": {",
-			       KERNEL_ABI, PLAT_NAME);
+	if (!len)
+		return 0;
+	jprintf(&j, "{\"abi\": \"%s\", \"board\": \"%s\", \"classes\": {", KERNEL_ABI, PLAT_NAME);
 	factory_for_each(add_class, &j);
-	spin_lock(&agent_lock);
-	if (j.n < len)
-		j.n += (size_t)snprintf(out + j.n, len - j.n,
-					"}, \"seq\": %u, \"state\": \"%s\", \"result\": \"%s\", "
-					"\"result_code\": %d, \"reason\": \"%s\", \"events\": [",
-					update_last_seq(), state_names[state], result_names[result],
-					(int)result, reason);
-	for (unsigned int i = nevents > NEVENTS ? nevents - NEVENTS : 0; i < nevents && j.n < len; i++)
-		j.n += (size_t)snprintf(out + j.n, len - j.n, "%s\"%s\"", i == 0 ||
-					(nevents > NEVENTS && i == nevents - NEVENTS) ? "" : ", ",
-					events[i % NEVENTS]);
-	spin_unlock(&agent_lock);
+	add_lwm2m(&j);
 	persist_get_summary(&ps);
-	if (j.n < len)
-		j.n += (size_t)snprintf(out + j.n, len - j.n,
-					"], \"persistent\": %s, \"safe_mode\": %s, \"journal\": "
-					"{\"entries\": %u, \"committed\": %u, \"used\": %lu, "
-					"\"free\": %lu, \"max_pack\": %lu}}\n",
-					ps.persistent ? "true" : "false",
-					ps.safe_mode ? "true" : "false", ps.entries, ps.committed,
-					(unsigned long)ps.used, (unsigned long)ps.free,
-					(unsigned long)ps.max_pack);
-	return j.n < len ? j.n : len - 1;
+	jprintf(&j, "], \"persistent\": %s, \"safe_mode\": %s, \"journal\": {\"entries\": %u, "
+		"\"committed\": %u, \"used\": %lu, \"free\": %lu, \"max_pack\": %lu}, ",
+		ps.persistent ? "true" : "false", ps.safe_mode ? "true" : "false", ps.entries,
+		ps.committed, (unsigned long)ps.used, (unsigned long)ps.free,
+		(unsigned long)ps.max_pack);
+	add_http(&j);
+	jprintf(&j, "}\n");
+	if (j.n >= len) {
+		/* Never half a JSON document: a short one saying so. */
+		j.n = (size_t)snprintf(out, len, "{\"error\": \"status too long\"}\n");
+		if (j.n >= len)
+			j.n = len - 1;
+	}
+	return j.n;
 }
 
 /* --- the ota thread ------------------------------------------------------ */
 
-static void answer_on_net(struct net_stack *ns, void *arg)
-{
-	struct job *jb = arg;
-	struct conn *c = jb->conn;
-
-	if (!c->dead)
-		respond(c, jb->http, jb->body);
-	spin_lock(&agent_lock);
-	if (c->dead)
-		c->in_use = false;
-	jb->conn = NULL;
-	spin_unlock(&agent_lock);
-}
-
 /* The engine's checks passed (signature, hashes, chain): linking comes next. */
-static void pull_verified_on_net(struct net_stack *ns, void *arg);
-
 static void on_verified(uint32_t seq, unsigned int steps)
 {
+	struct agent_job *j;
+
 	klog("ota", "verified seq=%u steps=%u", seq, steps);
-	set_state(ST_UPDATING);
-	if (job.pull)
-		netif_run(pull_verified_on_net, &job);
+	set_state(AGENT_UPDATING);
+	spin_lock(&agent_lock);
+	j = queued;		/* the ota thread's own job: it stays queued until done() */
+	spin_unlock(&agent_lock);
+	if (j && j->verified)
+		j->verified(j);
 }
 
-static enum update_result verify_and_apply(struct job *jb, char *err, size_t errlen)
+static enum update_result verify_and_apply(struct agent_job *j)
 {
 	enum update_result r;
 
 	stage_end(STAGE_HANDOFF);
 	/* One pass: the engine checks the pack once and tells us when it passed. */
 	update_verified_hook = on_verified;
-	r = update_apply_pack(jb->pack, jb->size);
+	r = update_apply_pack(j->pack, j->size);
 	update_verified_hook = NULL;
-	if (r != UPDATE_OK) {
-		strncpy(err, update_last_detail(), errlen - 1);
-		err[errlen - 1] = '\0';
-	}
 	if (r == UPDATE_OK) {
 		update_wait_idle();	/* probation: commit or rollback decides */
 		r = update_last_result;
-		if (r != UPDATE_OK) {
-			strncpy(err, update_last_detail(), errlen - 1);
-			err[errlen - 1] = '\0';
-		}
+	}
+	if (r != UPDATE_OK) {
+		strncpy(j->detail, update_last_detail(), sizeof(j->detail) - 1);
+		j->detail[sizeof(j->detail) - 1] = '\0';
 	}
 	return r;
 }
 
-static void pull_finished(enum lwm2m_result res, const char *why);
-
 static void ota_main(void *arg)
 {
 	for (;;) {
+		struct agent_job *j;
 		enum update_result r;
-		char err[128] = "";
+		char esc[4 * AGENT_DETAIL_MAX];
+		bool hold;
 
 		spin_lock(&agent_lock);
-		while (!job_ready)
+		while (!queued)
 			waitq_wait(&job_wq, &agent_lock);
-		job_ready = false;
+		j = queued;
 		spin_unlock(&agent_lock);
-		r = verify_and_apply(&job, err, sizeof(err));
+
+		j->detail[0] = '\0';
+		r = verify_and_apply(j);
 		stage_report(update_last_seq());
+		agent_pack_free(j->pack, j->size);
+		j->pack = NULL;
 		if (r != UPDATE_OK)
-			klog("ota", "rejected reason=%s detail=\"%s\"", update_result_name(r), err);
-		set_result_durable(lwm2m_of(r), update_result_name(r));
-		event("seq=%u %s", update_last_seq(), update_result_name(r));
-		job.http = r == UPDATE_OK ? 200 : r == UPDATE_ERR_BUSY ? 409
-			 : r == UPDATE_ERR_NOSPACE ? 507 : r == UPDATE_ERR_STORAGE ? 500 : 422;
-		snprintf(job.body, sizeof(job.body),
-			 "{\"result\": \"%s\", \"reason\": \"%s\", \"seq\": %u, \"detail\": \"%s\"}\n",
-			 result_names[lwm2m_of(r)], update_result_name(r), update_last_seq(), err);
-		if (job.pull) {
-			pull_finished(lwm2m_of(r), update_result_name(r));
-			continue;
-		}
-		klog("ota", "result=%s http=%d", update_result_name(r), job.http);
+			klog("ota", "rejected reason=%s detail=\"%s\"", update_result_name(r),
+			     esc_log(esc, sizeof(esc), j->detail));
+		j->result = r;
+		j->lwm2m = lwm2m_of(r);
+		j->seq = update_last_seq();
+		/* LwM2M wants the result to survive a restart: durable before anyone hears it. */
+		set_result_state(j->lwm2m, update_result_name(r));
+		persist_save_state_now(AGENT_IDLE, (uint8_t)j->lwm2m, update_result_name(r));
+		agent_event("seq=%u %s", j->seq, update_result_name(r));
+		hold = j->hold;		/* j may be reused once done() returned */
 		spin_lock(&agent_lock);
-		page_free(job.pack, job.order);
-		job.pack = NULL;
+		queued = NULL;
 		spin_unlock(&agent_lock);
-		netif_run(answer_on_net, &job);
+		j->done(j);
+		if (!hold)
+			agent_release();
 	}
-}
-
-static void listen_on_net(struct net_stack *ns, void *arg)
-{
-	int rc = tcp_listen(ns, AGENT_PORT, &agent_cb, NULL);
-
-	if (rc)
-		klog("ota", "cannot listen on %d: %s", AGENT_PORT, err_name(rc));
-	else
-		klog("ota", "agent listening port=%d max_pack=%ld", AGENT_PORT, AGENT_MAX_PACK);
 }
 
 void agent_start(void)
@@ -525,105 +355,106 @@ void agent_start(void)
 
 	if (!netif_stack())
 		return;
-	if (persist_saved_state(&st, &res, reason, sizeof(reason)) && res <= RES_FAILED)
-		result = (enum lwm2m_result)res;	/* the state itself restarts idle */
+	if (persist_saved_state(&st, &res, reason, sizeof(reason)) && res <= AGENT_RES_FAILED)
+		result = (enum agent_result)res;	/* the state itself restarts idle */
 	/* Beside the network thread: a received pack is handed over without an IPI. */
 	thread_create("ota", ota_main, NULL, IRQ_HART_INDEX);
-	netif_run(listen_on_net, NULL);
+	agent_http_start();
 }
 
-/* --- pulled packs (update/pull.c) ----------------------------------------- */
+/* --- pulled packs (update/pull.c): agent_pull_* over the calls above ------- */
 
-/* What the ota thread hands to the network thread: the slot may be reused by then. */
+/*
+ * One pulled job at a time (the slot sees to it). Its callbacks go to the
+ * network thread through netif_works this record owns; the job holds the
+ * slot until the outcome was copied there, so a next pull cannot overwrite
+ * it first.
+ */
 static struct {
+	struct agent_job job;
 	const struct agent_pull_ops *ops;
 	void *arg;
+	struct netif_work verified_work, done_work;
 	int result;
 	char reason[32];
-} pull_done;
+	char source[16];
+} pull;
 
-/* If the update already finished (job.pull is gone), done() follows and says it all. */
-static void pull_verified_on_net(struct net_stack *ns, void *arg)
+static void pull_verified_on_net(struct net_stack *ns, void *unused)
 {
-	struct job *jb = arg;
-	const struct agent_pull_ops *ops;
-	void *parg;
-
-	spin_lock(&agent_lock);
-	ops = jb->pull;
-	parg = jb->pull_arg;
-	spin_unlock(&agent_lock);
-	if (ops && ops->verified)
-		ops->verified(parg);
+	if (pull.ops && pull.ops->verified)
+		pull.ops->verified(pull.arg);
 }
 
-static void pull_done_on_net(struct net_stack *ns, void *arg)
+static void pull_done_on_net(struct net_stack *ns, void *unused)
 {
-	pull_done.ops->done(pull_done.arg, pull_done.result, pull_done.reason);
+	const struct agent_pull_ops *ops = pull.ops;
+	void *arg = pull.arg;
+	int result = pull.result;
+	char reason[sizeof(pull.reason)];
+
+	memcpy(reason, pull.reason, sizeof(reason));
+	pull.ops = NULL;
+	agent_release();	/* before done(): it may claim the next job at once */
+	ops->done(arg, result, reason);
 }
 
-/* The ota thread: the result is durable; free the slot and tell pull.c. */
-static void pull_finished(enum lwm2m_result res, const char *why)
+static void pull_verified(struct agent_job *j)
 {
-	klog("ota", "result=%s source=%s", why, job.source);
-	pull_done.ops = job.pull;
-	pull_done.arg = job.pull_arg;
-	pull_done.result = (int)res;
-	strncpy(pull_done.reason, why, sizeof(pull_done.reason) - 1);
-	spin_lock(&agent_lock);
-	page_free(job.pack, job.order);
-	job.pack = NULL;
-	job.pull = NULL;
-	spin_unlock(&agent_lock);
-	netif_run(pull_done_on_net, NULL);
+	netif_post(&pull.verified_work);
+}
+
+/* The ota thread: the outcome is durable; the network thread tells pull.c. */
+static void pull_done(struct agent_job *j)
+{
+	klog("ota", "result=%s source=%s", update_result_name(j->result), pull.source);
+	pull.result = (int)j->lwm2m;
+	strncpy(pull.reason, update_result_name(j->result), sizeof(pull.reason) - 1);
+	pull.reason[sizeof(pull.reason) - 1] = '\0';
+	netif_post(&pull.done_work);
 }
 
 int agent_pull_claim(void)
 {
-	bool busy;
-
-	spin_lock(&agent_lock);
-	busy = job.pack || state != ST_IDLE || update_busy;
-	if (!busy)
-		state = ST_DOWNLOADING;
-	spin_unlock(&agent_lock);
-	return busy ? -KE_BUSY : 0;
+	return agent_claim("pull");
 }
 
 void agent_pull_refuse(int result, const char *reason, uint32_t job_seq)
 {
-	klog("ota", "rejected reason=%s job=%u", reason, job_seq);
-	event("job=%u %s", job_seq, reason);
-	set_result((enum lwm2m_result)result, reason);
+	char esc[64];
+
+	klog("ota", "rejected reason=%s job=%u", esc_log_word(esc, sizeof(esc), reason), job_seq);
+	agent_event("job=%u %s", job_seq, reason);
+	agent_abandon((enum agent_result)result, reason);
 }
 
 int agent_submit_pack(void *pack, unsigned int order, size_t size, const char *source,
 		      const struct agent_pull_ops *ops, void *arg)
 {
-	if (!pack || !size || !ops || !ops->done)
+	int rc;
+
+	if (!pack || !size || !ops || !ops->done || order != page_order_for(size))
 		return -KE_INVAL;
-	spin_lock(&agent_lock);
-	if (job.pack || state != ST_DOWNLOADING) {
-		spin_unlock(&agent_lock);
+	if (pull.ops)
+		return -KE_BUSY;	/* the last outcome is still on its way */
+	pull.ops = ops;
+	pull.arg = arg;
+	strncpy(pull.source, source ? source : "pull", sizeof(pull.source) - 1);
+	pull.source[sizeof(pull.source) - 1] = '\0';
+	pull.verified_work.fn = pull_verified_on_net;
+	pull.done_work.fn = pull_done_on_net;
+	memset(&pull.job, 0, sizeof(pull.job));
+	pull.job.pack = pack;
+	pull.job.size = size;
+	pull.job.source = pull.source;
+	pull.job.done = pull_done;
+	pull.job.verified = pull_verified;
+	pull.job.hold = true;
+	rc = agent_submit_job(&pull.job);
+	if (rc) {
+		pull.ops = NULL;
 		return -KE_BUSY;	/* not claimed with agent_pull_claim() */
 	}
-	job.pack = pack;
-	job.order = order;
-	job.size = size;
-	job.conn = NULL;
-	job.pull = ops;
-	job.pull_arg = arg;
-	strncpy(job.source, source ? source : "pull", sizeof(job.source) - 1);
-	job.source[sizeof(job.source) - 1] = '\0';
-	state = ST_DOWNLOADED;
-	spin_unlock(&agent_lock);
-	klog("ota", "downloaded bytes=%zu source=%s", size, job.source);
-	__atomic_store_n(&job_ready, true, __ATOMIC_RELEASE);
-	waitq_wake_all(&job_wq);
+	klog("ota", "downloaded bytes=%zu source=%s", size, pull.source);
 	return 0;
-}
-
-size_t agent_status_json(char *out, size_t len)
-{
-	return status_json(out, len);
 }

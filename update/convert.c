@@ -22,7 +22,20 @@
  * zero and runs with interrupts off, so nothing on its hart can wait for
  * it; a call that finds the count non-zero runs on the old version
  * (counted) rather than wait, so a call re-entering its own object never
- * deadlocks. Locking: f->lock for the instance list and counters.
+ * deadlocks. Interrupts go off before the claim is taken: an interrupt
+ * handler on this hart calling the same object must never find it
+ * claimed by the code it interrupted.
+ *
+ * Every counted call is an unwind node of its context (kernel/unwind.h):
+ * a fault, a loop or a block in new code can be unwound to it and the
+ * call retried. Every transfer runs under a recovery point: a fault in it
+ * fails that conversion (-KE_FAULT) instead of taking its caller down; a
+ * faulting transfer_back falls back to the state kept at conversion time.
+ * During a rollback, a caller that must not wait (interrupts off, an
+ * interrupt handler) for calls still in an instance runs on the new code,
+ * counted and retryable, instead of spinning behind them.
+ *
+ * Locking: f->lock for the instance list and counters.
  */
 #include <string.h>
 #include <kernel/convert.h>
@@ -37,8 +50,13 @@
 #include <kernel/timer.h>
 #include <kernel/errno.h>
 #include <kernel/stage_stats.h>
+#include <kernel/unwind.h>
 
-#define COOKIE_PROBATION 1UL
+#define COOKIE_PROBATION UNW_PROBATION
+
+volatile uint64_t convert_failed_calls;
+/* transfer_back calls that faulted or failed (the kept state was used instead). */
+volatile uint64_t convert_back_failures;
 
 
 struct blackout_stats blackout_stats;
@@ -123,11 +141,30 @@ static bool count_in(struct object *obj)
 	return false;
 }
 
-static struct ip_frame **frame_chain(void)
+/* A call node's object. */
+static struct object *node_obj(const struct unwind_node *n)
 {
-	struct hart *h = this_hart();
+	return (struct object *)(uintptr_t)(n->cookie & ~COOKIE_PROBATION);
+}
 
-	return h->cur ? (struct ip_frame **)&h->cur->ip_top : (struct ip_frame **)&h->ip_top;
+/*
+ * Runs a transfer under a recovery point: a fault in it (new code) comes
+ * back here as -KE_FAULT, with whatever it took released.
+ */
+static int run_transfer(transfer_fn fn, const struct object *from, struct object *to,
+			const struct class_version *cv)
+{
+	struct recover_point rp;
+	int rc;
+
+	recover_push(&rp, RECOVER_TRANSFER, cv);
+	if (!recover_save(rp.regs)) {
+		rc = fn(from, to);
+		recover_pop(&rp);
+	} else {
+		rc = -KE_FAULT;
+	}
+	return rc;
 }
 
 static struct class_version *version_by_number(struct factory *f, uint32_t v)
@@ -157,8 +194,8 @@ static struct object *new_state(const struct object *old, struct class_version *
 	return n;
 }
 
-/* Forward: runs every transfer from @old's version up to @to. */
-static struct object *build_forward(struct object *old, struct class_version *to)
+/* Forward: runs every transfer from @old's version up to @to. 0, -KE_NOMEM, -KE_FAULT. */
+static int build_forward(struct object *old, struct class_version *to, struct object **out)
 {
 	struct factory *f = old->factory;
 	struct object *cur = old;
@@ -166,19 +203,21 @@ static struct object *build_forward(struct object *old, struct class_version *to
 	for (uint32_t v = old->version + 1; v <= to->cls->version; v++) {
 		struct class_version *cv = version_by_number(f, v);
 		struct object *n = cv ? new_state(cur, cv) : NULL;
+		int rc = n && cv->transfer ? run_transfer(cv->transfer, cur, n, cv) : -KE_NOMEM;
 
-		if (!n || !cv->transfer || cv->transfer(cur, n)) {
+		if (rc) {
 			kfree(n);
 			n = NULL;
 		}
 		if (cur != old)
 			kfree(cur);
 		if (!n)
-			return NULL;
+			return rc == -KE_FAULT ? -KE_FAULT : -KE_NOMEM;
 		cur = n;
 	}
 	cur->ops = to->dispatch;
-	return cur;
+	*out = cur;
+	return 0;
 }
 
 /* Did every version from @obj's down to just above @to bring a transfer_back? */
@@ -193,33 +232,51 @@ static bool all_back(const struct object *obj, const struct class_version *to)
 	return true;
 }
 
+/* A fresh state of @to for @obj (born in a newer version): zeroed, then init. */
+static struct object *fresh_state(struct object *obj, struct class_version *to)
+{
+	struct object *n = new_state(obj, to);
+
+	if (n && to->cls->init && to->cls->init(n, NULL)) {
+		kfree(n);
+		n = NULL;
+	}
+	return n;
+}
+
 /*
  * Back to @to: into the state kept at conversion time (or, for an instance
  * born in a newer version, a fresh one), brought up to date through every
  * version's transfer_back, step by step, when all of them have one.
  * Without them the kept state stays as it was (docs/live-update.md), and a
- * newborn is initialised afresh.
+ * newborn is initialised afresh. A transfer_back that faults or fails is
+ * treated the same way: the kept state as it was, or a fresh one.
  */
 static struct object *build_back(struct object *obj, struct class_version *to)
 {
 	bool back = all_back(obj, to);
 	struct object *cur = obj, *target = obj->prev;
+	size_t body = to->cls->state_size - sizeof(struct object);
+	void *snap = NULL;
+	bool failed = false;
 
 	if (!target) {
-		target = new_state(obj, to);
+		target = back ? new_state(obj, to) : fresh_state(obj, to);
 		if (!target)
 			return NULL;
-		if (!back && to->cls->init && to->cls->init(target, NULL)) {
-			kfree(target);
+	} else if (back) {
+		/* The kept state as it was, should its transfer_back fail half-way. */
+		snap = kmalloc(body ? body : 1);
+		if (!snap)
 			return NULL;
-		}
+		memcpy(snap, target + 1, body);
 	}
 	for (uint32_t v = obj->version; back && v > to->cls->version; v--) {
 		struct class_version *cv = version_by_number(obj->factory, v);
 		struct object *next = v - 1 == to->cls->version ? target
 				      : new_state(cur, version_by_number(obj->factory, v - 1));
 
-		if (!next || cv->transfer_back(cur, next)) {
+		if (!next || run_transfer(cv->transfer_back, cur, next, cv)) {
 			if (next != target)
 				kfree(next);
 			next = NULL;
@@ -227,12 +284,24 @@ static struct object *build_back(struct object *obj, struct class_version *to)
 		if (cur != obj)
 			kfree(cur);
 		if (!next) {
-			if (target != obj->prev)
-				kfree(target);
-			return NULL;
+			failed = true;
+			break;
 		}
 		cur = next;
 	}
+	if (failed) {
+		__atomic_add_fetch(&convert_back_failures, 1, __ATOMIC_RELAXED);
+		if (snap) {
+			memcpy(target + 1, snap, body);
+		} else {
+			/* A newborn half written by the failed step: afresh. */
+			kfree(target);
+			target = fresh_state(obj, to);
+		}
+	}
+	kfree(snap);
+	if (!target)
+		return NULL;
 	target->ops = to->dispatch;
 	target->version = to->cls->version;
 	target->slot = obj->slot;
@@ -264,14 +333,20 @@ int convert_instance(struct object *old, struct object **out)
 	uint32_t zero = 0;
 	unsigned long flags;
 	bool free_old = false;
-	struct object *n;
+	struct object *n = NULL;
 	uint64_t t0, i0;
+	int rc;
 
 	if (to == from)
 		return -KE_EXIST;	/* already where conversions lead (after a rollback) */
+	if (!back && (old->flags & OBJ_NOCONVERT))
+		return -KE_FAULT;	/* its transfer faulted after probation: it stays */
 	if (__atomic_load_n(&old->inflight, __ATOMIC_ACQUIRE) & OBJ_CLAIMED)
 		return -KE_ALREADY;
-	/* Off before the claim: a preemption must never leave an instance claimed. */
+	/*
+	 * Off before the claim: no handler here may find it claimed by us, and
+	 * no preemption may leave it claimed.
+	 */
 	flags = irq_save();
 	if (!__atomic_compare_exchange_n(&old->inflight, &zero, OBJ_CLAIMED, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -287,8 +362,13 @@ int convert_instance(struct object *old, struct object **out)
 	t0 = rdtime();
 	i0 = rdinstret();
 	this_hart()->converting = old;
-	n = back ? build_back(old, to) : build_forward(old, to);
-	if (n) {
+	if (back) {
+		n = build_back(old, to);
+		rc = n ? 0 : -KE_NOMEM;
+	} else {
+		rc = build_forward(old, to, &n);
+	}
+	if (!rc) {
 		/*
 		 * Everything about @old is decided here, before @n is published:
 		 * once it is, another hart may revert @n at once, reusing @old as
@@ -305,14 +385,17 @@ int convert_instance(struct object *old, struct object **out)
 		}
 		publish(old, n, from, to);
 	} else {
+		/* After probation nothing can roll back: this one stays where it is. */
+		if (rc == -KE_FAULT && __atomic_load_n(&to->state, __ATOMIC_ACQUIRE) == CV_CURRENT)
+			old->flags |= OBJ_NOCONVERT;
 		__atomic_store_n(&old->inflight, 0, __ATOMIC_RELEASE);
 	}
 	this_hart()->converting = NULL;
 	note_blackout(rdtime() - t0);
 	stage_first_conversion(rdinstret() - i0, rdtime() - t0);
 	irq_restore(flags);
-	if (!n)
-		return -KE_NOMEM;
+	if (rc)
+		return rc;
 	/* Old state goes once no call can still hold it, unless kept for a rollback. */
 	if (free_old && !(old->flags & OBJ_STATIC) && old != n)
 		object_free_deferred(old);
@@ -338,25 +421,112 @@ static struct object *follow(struct object *self)
 	return n;
 }
 
+/*
+ * For a context that must not wait for the calls still in an instance
+ * being reverted (see can_wait): they are mostly short calls on other
+ * harts, so spin a little. Returns what sits in the slot then (@self
+ * while it is still busy, or free again: the caller looks again).
+ */
+#define NOWAIT_SPIN_US 2000
+
+static struct object *follow_briefly(struct object *self)
+{
+	uint64_t end = rdtime() + timer_us_to_ticks(NOWAIT_SPIN_US);
+	struct object *n;
+
+	while ((n = ott_slot_object(&kernel_ott, self->slot)) == self &&
+	       __atomic_load_n(&self->inflight, __ATOMIC_ACQUIRE) && rdtime() < end)
+		;
+	return n;
+}
+
 /* Is a counted call into @obj already open in this context (re-entry)? */
 static bool in_chain(const struct object *obj)
 {
-	for (struct ip_frame *f = *frame_chain(); f; f = f->prev)
-		if ((struct object *)(f->cookie & ~COOKIE_PROBATION) == obj)
+	for (struct unwind_node *n = *unwind_chain(); n; n = n->prev)
+		if (n->kind == UNW_CALL && node_obj(n) == obj)
 			return true;
 	return false;
+}
+
+/*
+ * May this context wait for calls still in an instance? Only a thread
+ * that can be preempted: the calls may belong to a thread preempted on
+ * this very hart, which runs again only if this one lets it.
+ */
+static bool can_wait(void)
+{
+	struct hart *h = this_hart();
+
+	return h->cur && h->irq_level == 0 && h->irq_depth == 0 && irq_enabled();
+}
+
+/* Joins the current probation epoch of @cv (see convert_flip_epoch). */
+static void epoch_enter(struct class_version *cv, struct unwind_node *n)
+{
+	for (;;) {
+		uint32_t e = __atomic_load_n(&cv->epoch, __ATOMIC_SEQ_CST) & 1;
+
+		__atomic_add_fetch(&cv->probation_calls[e], 1, __ATOMIC_SEQ_CST);
+		if ((__atomic_load_n(&cv->epoch, __ATOMIC_SEQ_CST) & 1) == e) {
+			n->epoch = e;
+			return;
+		}
+		/* Flipped meanwhile: the monitor may have seen the old one empty. */
+		__atomic_sub_fetch(&cv->probation_calls[e], 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+void convert_flip_epoch(struct class_version *cv)
+{
+	__atomic_add_fetch(&cv->epoch, 1, __ATOMIC_SEQ_CST);
+}
+
+uint32_t convert_probation_calls(const struct class_version *cv, unsigned int epoch)
+{
+	return __atomic_load_n(&cv->probation_calls[epoch & 1], __ATOMIC_SEQ_CST);
+}
+
+struct class_version *convert_call_version(const struct unwind_node *n)
+{
+	return object_version(node_obj(n));
 }
 
 /* Runs @m of @cv on @self as a counted, unwindable call. */
 static ott_method_t counted(struct object *self, struct class_version *cv, unsigned long m,
 			    struct ip_frame *f, bool probation)
 {
-	struct ip_frame **top = frame_chain();
+	struct unwind_node **top = unwind_chain();
 
-	f->cookie = (uintptr_t)self | (probation ? COOKIE_PROBATION : 0);
-	f->prev = *top;
-	*top = f;
+	f->node.kind = UNW_CALL;
+	f->node.cookie = (uintptr_t)self | (probation ? COOKIE_PROBATION : 0);
+	unwind_mark(&f->node);
+	if (probation) {
+		f->node.t0 = rdtime();
+		f->node.ticks = 0;
+		epoch_enter(cv, &f->node);
+	}
+	f->node.prev = *top;
+	*top = &f->node;
 	return method_of(cv, m);
+}
+
+/* What a call that cannot be run anywhere during a rollback answers. */
+static long object_busy(struct object *self, ...)
+{
+	return -KE_BUSY;
+}
+
+/*
+ * A conversion that cannot be done now (no memory, a transfer that failed
+ * or faulted, calls still in an instance that is converting forward, or a
+ * call nested in one of those) must not hold the call: it runs where it
+ * is, counted.
+ */
+static bool runs_where_it_is(int err, int state, const struct object *self)
+{
+	return err == -KE_EXIST || err == -KE_NOMEM || err == -KE_FAULT ||
+	       (err == -KE_BUSY && (state == CV_CONVERT || in_chain(self)));
 }
 
 ott_method_t lazy_enter(struct object *self, unsigned long m, struct ip_frame *f);
@@ -368,8 +538,8 @@ ott_method_t lazy_enter(struct object *self, unsigned long m, struct ip_frame *f
 		struct object *n = NULL;
 		int err;
 
-		f->cookie = 0;
-		f->prev = NULL;
+		f->node.cookie = 0;
+		f->node.prev = NULL;
 		if (state == CV_CURRENT || this_hart()->converting == self)
 			return method_of(cv, m);	/* transfer re-entering: uncounted */
 		if (state == CV_FORWARD || state == CV_PROBATION) {
@@ -381,18 +551,35 @@ ott_method_t lazy_enter(struct object *self, unsigned long m, struct ip_frame *f
 				f->a[0] = (uint64_t)n;
 				return ((const ott_method_t *)n->ops)[m];
 			}
-			/*
-			 * Calls still in it: an old version is safe to run meanwhile;
-			 * code being reverted only for a call nested in one of them.
-			 */
-			/* A conversion that cannot be done now (no memory, a failing
-			 * transfer) must not hold the call: it runs where it is. */
-			if ((err == -KE_EXIST || err == -KE_NOMEM ||
-			     (err == -KE_BUSY && (state == CV_CONVERT || in_chain(self)))) &&
-			    count_in(self))
-				return counted(self, cv, m, f, false);
 			if (err == -KE_STALE)
 				return (ott_method_t)ott_stale_method;
+			/* Code being reverted still runs under probation: a fault retries. */
+			if (runs_where_it_is(err, state, self) && count_in(self))
+				return counted(self, cv, m, f, state == CV_REVERT);
+			if (err == -KE_BUSY && state == CV_REVERT && !can_wait()) {
+				/*
+				 * Calls still in it, and this context must not spin
+				 * behind them for long (one may be preempted on this
+				 * very hart): a short spin, then run on the new code
+				 * once more, unless this call already faulted there
+				 * during the rollback.
+				 */
+				n = follow_briefly(self);
+				if (n != self) {
+					if (!n)
+						return (ott_method_t)ott_stale_method;
+					f->a[0] = (uint64_t)n;
+					return ((const ott_method_t *)n->ops)[m];
+				}
+				if (!(__atomic_load_n(&self->inflight, __ATOMIC_ACQUIRE) & ~OBJ_CLAIMED))
+					continue;	/* drained: convert it back now */
+				if (f->node.faults >= 2) {
+					__atomic_add_fetch(&convert_failed_calls, 1, __ATOMIC_RELAXED);
+					return (ott_method_t)object_busy;
+				}
+				if (count_in(self))
+					return counted(self, cv, m, f, true);
+			}
 		}
 		n = follow(self);
 		if (!n)
@@ -404,35 +591,51 @@ ott_method_t lazy_enter(struct object *self, unsigned long m, struct ip_frame *f
 	}
 }
 
+/* Undoes a linked call's counts (its version first: the object may convert after). */
+static void call_done(struct unwind_node *n)
+{
+	struct object *obj = node_obj(n);
+
+	if (n->cookie & COOKIE_PROBATION)
+		__atomic_sub_fetch(&object_version(obj)->probation_calls[n->epoch], 1,
+				   __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&obj->inflight, 1, __ATOMIC_ACQ_REL);
+}
+
+void convert_call_dropped(struct unwind_node *n)
+{
+	call_done(n);
+}
+
 long lazy_exit(struct ip_frame *f, long result);
 long lazy_exit(struct ip_frame *f, long result)
 {
-	struct object *obj = (struct object *)(f->cookie & ~COOKIE_PROBATION);
+	if (f->node.cookie) {
+		struct unwind_node **top = unwind_chain();
 
-	if (obj) {
-		*frame_chain() = f->prev;
-		__atomic_sub_fetch(&obj->inflight, 1, __ATOMIC_ACQ_REL);
+		/* Anything a method left open above its own call goes with it. */
+		if (*top != &f->node)
+			unwind_drop(&f->node);
+		*top = f->node.prev;
+		call_done(&f->node);
 	}
 	return result;
 }
 
 void convert_abandon(struct ip_frame *target)
 {
-	struct ip_frame **top = frame_chain();
-
 	/* Calls nested inside the faulted one die with it. */
-	while (*top && *top != target->prev)
-		lazy_exit(*top, 0);
+	unwind_drop(target->node.prev);
 }
 
 struct ip_frame *convert_find_frame(const struct class_version *cv)
 {
-	for (struct ip_frame *f = *frame_chain(); f; f = f->prev) {
-		struct object *obj = (struct object *)(f->cookie & ~COOKIE_PROBATION);
+	uint32_t level = this_hart()->irq_level;
 
-		if ((f->cookie & COOKIE_PROBATION) && object_version(obj) == cv)
-			return f;
-	}
+	for (struct unwind_node *n = *unwind_chain(); n && n->level == level; n = n->prev)
+		if (n->kind == UNW_CALL && (n->cookie & COOKIE_PROBATION) &&
+		    object_version(node_obj(n)) == cv)
+			return ip_frame_of(n);
 	return NULL;
 }
 
@@ -440,6 +643,8 @@ static bool stale(const struct object *o, const struct class_version *target)
 {
 	const struct class_version *cv = object_version(o);
 
+	if (o->flags & OBJ_NOCONVERT && cv->state == CV_CONVERT)
+		return false;	/* stays where it is (its transfer faulted) */
 	return cv != target && (cv->state == CV_CONVERT || cv->state == CV_REVERT);
 }
 

@@ -99,7 +99,12 @@ static void copy_sections(const struct link *l)
 		if (!sec_loaded(m, i))
 			continue;
 		sh = shdr(m, i);
-		if (sh.sh_type != SHT_NOBITS)
+		/*
+		 * An empty section may sit in an empty region, whose buffer
+		 * is NULL: even NULL + 0 and memcpy(NULL, .., 0) are undefined
+		 * (found by test/fuzz on gcc's empty .data).
+		 */
+		if (sh.sh_type != SHT_NOBITS && sh.sh_size)
 			kmemcpy(l->buf[region_of(m, i)] + m->sec_off[i], m->elf + sh.sh_offset,
 				sh.sh_size);
 	}
@@ -324,12 +329,13 @@ static int apply_one(const struct link *l, struct reloc *rl, const struct elf64_
 			    rl->type, sec_name(l->m, rl->tsec), (unsigned long)rl->r.r_offset);
 	if (!in_bounds(rl->r.r_offset, elf_mod_rtypes[rl->type].width, tsh->sh_size))
 		return rfail(l, rl, -KE_INVAL, "outside its section");
-	rl->loc = l->buf[region_of(l->m, rl->tsec)] + l->m->sec_off[rl->tsec] + rl->r.r_offset;
 	rl->pc = sec_addr(l, rl->tsec) + rl->r.r_offset;
 	if (rl->type == R_NONE || rl->type == R_RELAX)
 		return 0;
 	if (rl->type == R_ALIGN)
 		return check_align(l, rl, tsh->sh_size);
+	/* Only types that patch bytes get here: their section, so their region, is not empty. */
+	rl->loc = l->buf[region_of(l->m, rl->tsec)] + l->m->sec_off[rl->tsec] + rl->r.r_offset;
 	ret = sym_value(l, rl->r.r_info >> 32, &S);
 	return ret ? ret : apply_value(l, rl, S);
 }

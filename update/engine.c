@@ -35,6 +35,7 @@
 #include <kernel/thread.h>
 #include <kernel/mem.h>
 #include <kernel/log.h>
+#include <kernel/escape.h>
 #include <kernel/timer.h>
 #include <kernel/riscv.h>
 #include <kernel/errno.h>
@@ -42,9 +43,13 @@
 #include <kernel/stw.h>
 #include <kernel/persist.h>
 #include <kernel/stage_stats.h>
+#include <kernel/unwind.h>
+#include <kernel/hart.h>
+#include <kernel/smp.h>
 
 #define QUIESCE_TIMEOUT_US	2000000
 #define SELFTEST_TIMEOUT_US	1000000
+#define SELFTEST_KILL_US	1000000	/* to stop at a preemption point after that */
 #define EAGER_TIMEOUT_US	2000000
 #define LAZY_DEFAULT_MIN	16	/* classes with more instances default to lazy */
 
@@ -124,67 +129,180 @@ static int version_of(void *ctx, const char *class_name, uint32_t *v)
 
 /* --- check ------------------------------------------------------------ */
 
+/*
+ * A self-test runs in a thread of its own, pinned to another hart than
+ * the engine's (when there is one) and first in line there, under a
+ * recovery point: a trap in it fails the test at once. Its exit wakes the
+ * engine (no scheduler tick between). One that overruns SELFTEST_TIMEOUT_US is asked
+ * to stop at its next preemption point; if it does, its module is freed as
+ * usual. If it does not within SELFTEST_KILL_US (it spins with interrupts
+ * off, or sleeps), the engine abandons the run to the thread: the module is
+ * freed when the thread finally exits, and a hart that no longer answers
+ * IPIs is declared lost, so that later quiescence waits skip it.
+ */
+enum { ST_RUNNING, ST_EXITED, ST_ABANDONED };
+
 struct selftest_run {
 	int (*fn)(const struct class *cls);
 	const struct class *cls;
-	struct spinlock lock;		/* done, result and waiter */
-	volatile int done;
+	struct module *mod;
+	struct spinlock lock;	/* state, and the thread pointer while it lives */
+	int state;		/* ST_*: who frees what once the thread is gone */
+	struct thread *thread;
+	unsigned int hart;
+	volatile int done;	/* 1: returned, 2: trapped */
+	volatile int exited;	/* state went ST_EXITED (read without the lock) */
+	struct thread *waiter;	/* the engine while it waits: woken at the exit */
 	int result;
-	struct thread *waiter;		/* the engine, while it waits */
 };
+
+static void selftest_exit(void *arg)
+{
+	struct selftest_run *r = arg;
+	int state;
+
+	spin_lock(&r->lock);
+	state = r->state;
+	r->state = ST_EXITED;
+	r->thread = NULL;
+	__atomic_store_n(&r->exited, 1, __ATOMIC_RELEASE);
+	if (r->waiter)
+		thread_wake(r->waiter);	/* it runs next there: no tick to wait for */
+	spin_unlock(&r->lock);
+	if (state != ST_ABANDONED)
+		return;		/* the engine frees r and the module */
+	klog("update", "self-test thread of %s ended: module freed", r->mod->name);
+	module_free_deferred(r->mod);
+	kfree(r);
+}
 
 static void selftest_main(void *arg)
 {
 	struct selftest_run *r = arg;
-	int rc = r->fn(r->cls);
+	struct recover_point rp;
+
+	thread_set_exit_hook(selftest_exit, r);
+	recover_push(&rp, RECOVER_SELFTEST, r->mod);
+	if (!recover_save(rp.regs)) {
+		r->result = r->fn(r->cls);
+		recover_pop(&rp);
+		__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+	} else {
+		__atomic_store_n(&r->done, 2, __ATOMIC_RELEASE);
+	}
+}
+
+static int selftest_state(struct selftest_run *r)
+{
+	int s;
 
 	spin_lock(&r->lock);
-	r->result = rc;
-	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
-	if (r->waiter)
-		thread_wake(r->waiter);
+	s = r->state;
 	spin_unlock(&r->lock);
+	return s;
+}
+
+/* Waits until @r's thread exited or @us passed; true if it exited. */
+static bool selftest_wait_exit(struct selftest_run *r, uint64_t us)
+{
+	uint64_t deadline = rdtime() + timer_us_to_ticks(us), now;
+
+	while (!__atomic_load_n(&r->exited, __ATOMIC_ACQUIRE)) {
+		now = rdtime();
+		if (now > deadline)
+			return false;
+		thread_sleep_unless(&r->exited, timer_ticks_to_us(deadline - now) + 1);
+	}
+	return true;
+}
+
+/* A self-test thread that would not stop: is its hart still answering? */
+static void selftest_check_hart(struct selftest_run *r)
+{
+	struct hart *h = hart_by_index(r->hart);
+
+	if (!h || h == this_hart() || !h->online || quiesce_harts(SELFTEST_KILL_US) == 0)
+		return;
+	h->online = false;
+	klog("update", "hart %u lost: self-test of %s spins with interrupts off there; later "
+	     "quiescence waits skip it", h->hartid, r->mod->name);
 }
 
 /*
- * Runs a module's self-test in a thread of its own, so that a trap in it
- * stops that thread (and fails the test) instead of the applying one.
- * Returns 0, a negative code, or 1 if it never finished (then its code
- * must not be freed: it may still run).
+ * Runs a module's self-test. Returns 0, -KE_FAULT if it trapped, another
+ * negative code if it failed, or 1 if it never finished (then the run may
+ * have been handed to its thread: *@abandoned says the module is not the
+ * engine's to free any more).
  */
-static int run_selftest(const struct update_desc *d)
+static int run_selftest(const struct update_desc *d, struct module *mod, bool *abandoned)
 {
 	struct selftest_run *r = kzalloc(sizeof(*r));
-	uint64_t deadline = rdtime() + timer_us_to_ticks(SELFTEST_TIMEOUT_US);
+	unsigned int me = this_hart()->index;
+	struct thread *t;
+	int rc;
 
-	uint64_t now;
-	int done;
-
+	*abandoned = false;
 	if (!r)
 		return -KE_NOMEM;
 	r->fn = d->selftest;
 	r->cls = d->cls;
+	r->mod = mod;
 	spin_init(&r->lock, "selftest");
+	r->hart = me;
+	for (unsigned int i = 1; i < nharts_online; i++) {
+		struct hart *h = hart_by_index((me + i) % nharts_online);
+
+		if (h && h->online) {
+			r->hart = h->index;
+			break;
+		}
+	}
 	r->waiter = thread_current();
-	/* It runs next, here; it wakes us when it is done (or the deadline does). */
-	if (!thread_create_next("selftest", selftest_main, r, (int)this_hart()->index)) {
+	/* First in line there, like a woken thread: its exit wakes us. */
+	spin_lock(&r->lock);
+	t = thread_create_next("selftest", selftest_main, r, (int)r->hart);
+	r->thread = t;
+	spin_unlock(&r->lock);
+	/* (r->thread may be NULL already: a quick self-test is over and gone.) */
+	if (!t) {
 		kfree(r);
 		return -KE_NOMEM;
 	}
-	while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) && (now = rdtime()) < deadline)
-		thread_sleep_unless(&r->done, timer_ticks_to_us(deadline - now) + 1);
-	spin_lock(&r->lock);
-	r->waiter = NULL;
-	done = r->done;
-	spin_unlock(&r->lock);
-	if (!done)
-		return 1;	/* r leaks with the thread that may still use it */
-	{
-		int rc = r->result;
-
-		kfree(r);
-		return rc ? -KE_INVAL : 0;
+	selftest_wait_exit(r, SELFTEST_TIMEOUT_US);
+	if (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) {
+		rc = r->done == 2 ? -KE_FAULT : r->result ? -KE_INVAL : 0;
+		selftest_wait_exit(r, SELFTEST_KILL_US);	/* returns at once: it is ending */
+	} else {
+		spin_lock(&r->lock);
+		if (r->state == ST_RUNNING)
+			thread_request_kill(r->thread);
+		spin_unlock(&r->lock);
+		rc = 1;
 	}
+	if (rc == 1 || selftest_state(r) != ST_EXITED) {
+		if (selftest_wait_exit(r, SELFTEST_KILL_US)) {
+			klog("update", "self-test of %s stopped after %u ms", mod->name,
+			     SELFTEST_TIMEOUT_US / 1000);
+		} else {
+			spin_lock(&r->lock);
+			r->waiter = NULL;
+			if (r->state == ST_RUNNING) {
+				r->state = ST_ABANDONED;
+				*abandoned = true;
+			}
+			spin_unlock(&r->lock);
+			if (*abandoned) {
+				klog("update", "self-test of %s does not stop: its module stays until "
+				     "its thread ends", mod->name);
+				selftest_check_hart(r);
+				return rc;	/* r and the module are the thread's now */
+			}
+		}
+	}
+	if (rc < 0 && rc != -KE_FAULT)
+		klog("update", "self-test of %s returned %d", mod->name, r->result);
+	kfree(r);
+	return rc;
 }
 
 static const struct class *class_before(const struct update_record *rec, unsigned int i)
@@ -270,13 +388,18 @@ static enum update_result load_step(struct update_record *rec, unsigned int i, c
 	s->cv->module = s->mod;
 	stage_end(STAGE_DESCRIPTOR);
 	if (s->d->selftest) {
+		bool abandoned;
+
 		stage_begin(STAGE_SELFTEST);
-		rc = run_selftest(s->d);
+		rc = run_selftest(s->d, s->mod, &abandoned);
 		stage_end(STAGE_SELFTEST);
 		if (rc) {
-			s->keep_code = rc > 0;
+			if (abandoned) {
+				s->keep_code = true;	/* its thread frees it */
+				s->mod = NULL;
+			}
 			snprintf(err, errlen, "%s: self-test %s", ps->name,
-				 rc > 0 ? "did not finish" : "failed");
+				 rc > 0 ? "did not finish" : rc == -KE_FAULT ? "trapped" : "failed");
 			return UPDATE_ERR_SELFTEST;
 		}
 	}
@@ -439,6 +562,8 @@ static enum update_result commit(struct update_record *rec)
 	t0 = rdtime();
 	convert_max_blackout_ticks(true);
 	/* From the first switched instance on, a fault in new code rolls back. */
+	rec->failed_calls0 = convert_failed_calls;
+	rec->back_failures0 = convert_back_failures;
 	__atomic_store_n(&rec->phase, REC_PROBATION, __ATOMIC_RELEASE);
 	{
 		/* O(classes): nothing to gain from being preempted in the middle. */
@@ -541,8 +666,11 @@ static enum update_result apply_pack(const void *pack, size_t size, unsigned int
 		return UPDATE_OK;
 	}
 	if (r != UPDATE_OK) {
+		char esc[4 * sizeof(err)];
+
+		/* The detail may quote the pack (names, before it is authenticated). */
 		klog("update", "rejected seq=%u reason=%s detail=\"%s\"", rec->pack.seq,
-		     update_result_name(r), err);
+		     update_result_name(r), esc_log(esc, sizeof(esc), err));
 		strncpy(last_detail, err, sizeof(last_detail) - 1);
 		release_steps(rec);
 		update_last_result = r;

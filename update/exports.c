@@ -16,6 +16,7 @@
 #include <kernel/errno.h>
 #include <kernel/uart.h>
 #include <kernel/timer.h>
+#include <kernel/sbi.h>
 
 EXPORT_SYMBOL(memcpy);
 EXPORT_SYMBOL(memmove);
@@ -43,4 +44,8 @@ EXPORT_SYMBOL(err_name);
 EXPORT_SYMBOL(panic);
 EXPORT_SYMBOL(timer_freq_hz);
 EXPORT_SYMBOL(console_push);
+EXPORT_SYMBOL(sbi_set_timer);
+/* Update modules must not block; these are for the fault tests that check it is caught. */
+EXPORT_SYMBOL(thread_sleep_us);
+EXPORT_SYMBOL(thread_yield);
 

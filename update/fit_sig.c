@@ -685,15 +685,16 @@ static int fs_verify_optional(struct fs_ctx *c, int keyroot)
 	return ret;
 }
 
-static bool fs_has_sig(struct fs_ctx *c)
+/* signature-* nodes of the configuration, counting no further than one past the cap. */
+static int fs_count_sigs(struct fs_ctx *c)
 {
-	int sig;
+	int sig, n = 0;
 
 	fdt_for_each_subnode(sig, c->fit, c->cfg) {
-		if (fs_prefixed(c->fit, sig, "signature"))
-			return true;
+		if (fs_prefixed(c->fit, sig, "signature") && ++n > FIT_SIG_MAX_SIGS)
+			break;
 	}
-	return false;
+	return n;
 }
 
 int fit_sig_verify(const void *fit, size_t size, const char *config_name,
@@ -701,7 +702,7 @@ int fit_sig_verify(const void *fit, size_t size, const char *config_name,
 {
 	struct fs_ctx c = { .fit = fit, .size = size, .keys = keys_dtb,
 			    .err = err, .errlen = errlen };
-	int keyroot, nconf, nkeys, ret;
+	int keyroot, nconf, nkeys, nsigs, ret;
 
 	if (err && errlen)
 		err[0] = '\0';
@@ -709,8 +710,13 @@ int fit_sig_verify(const void *fit, size_t size, const char *config_name,
 		return ret;
 	if ((ret = fs_find_config(&c, config_name)))
 		return ret;
-	if (!fs_has_sig(&c))
+	nsigs = fs_count_sigs(&c);
+	if (!nsigs)
 		return fs_fail(&c, -KE_NOENT, "config %.32s: no signature", config_name);
+	/* Each node costs a hash of the regions and an RSA check before anything is trusted. */
+	if (nsigs > FIT_SIG_MAX_SIGS)
+		return fs_fail(&c, -KE_PERM, "config %.32s: more than %d signature nodes",
+			       config_name, FIT_SIG_MAX_SIGS);
 	keyroot = fs_subnode(keys_dtb, 0, "signature");
 	if (keyroot < 0)
 		return fs_fail(&c, -KE_NOENT, "keys: no /signature node");

@@ -15,18 +15,19 @@
  *
  * The frame also keeps every callee-saved register, so that a fault in
  * new code during probation can be retried from here on the old object
- * (update/probation.c sets sepc to ip_retry with sp at the frame).
+ * (update/probation.c sets sepc to ip_retry with sp at the frame; a block
+ * in such code comes back through ip_resume).
  * Methods may take at most 7 arguments after self (nothing on the stack).
  */
+#include <kernel/convert.h>
+
 #define F_RA	0
 #define F_A0	8		/* a0..a7 at 8..64 */
 #define F_S0	72		/* s0..s11 at 72..160 */
 #define F_ENTER	168
 #define F_EXIT	176
 #define F_METH	184
-#define F_COOKIE 192
-#define F_PREV	200
-#define F_SIZE	208
+#define F_SIZE	IP_FRAME_SIZE	/* then the unwind node (kernel/convert.h) */
 
 	.text
 	.macro stubs family, enter, exit
@@ -76,6 +77,7 @@ ip_common:
 	sd	t1, F_ENTER(sp)
 	sd	t2, F_EXIT(sp)
 	sd	t0, F_METH(sp)
+	sw	zero, IP_FRAME_FAULTS(sp)	/* a first entry, not a retry */
 	.globl ip_retry
 ip_retry:
 	/* enter(self, method, frame); a retry comes back here with sp = frame. */
@@ -113,3 +115,9 @@ ip_retry:
 	ld	s11, F_S0+88(sp)
 	addi	sp, sp, F_SIZE
 	ret
+
+/* void ip_resume(struct unwind_node *n): retry the call whose frame holds @n. */
+	.globl ip_resume
+ip_resume:
+	addi	sp, a0, -IP_FRAME_NODE
+	j	ip_retry

@@ -8,9 +8,9 @@
  * comes before the switch can hand the code out (the engine's quiescence
  * wait) and before any thread picked afterwards runs (the self-test's).
  *
- * Locking: mod_lock guards the module list; module_at() reads it without
- * the lock from trap context (entries are added fully built and removed
- * only after quiescence).
+ * Locking: the list of modules is module_list.c's (searched without a
+ * lock from trap context). A module leaves it at once when freed, and its
+ * memory goes after quiescence, so no walker can still stand on it.
  */
 #include <string.h>
 #include <stdio.h>
@@ -24,13 +24,11 @@
 #include <kernel/defer.h>
 #include <kernel/spinlock.h>
 #include <kernel/log.h>
+#include <kernel/escape.h>
 #include <kernel/errno.h>
 #include <kernel/stage_stats.h>
 #include <kernel/kstring.h>
-
-static struct spinlock mod_lock = SPINLOCK_INIT("modules");
-static struct list_head modules = LIST_HEAD_INIT(modules);
-static unsigned int nmodules;
+#include <kernel/thread.h>
 
 /*
  * Pages for one region, zeroed (what the link does not fill must not be
@@ -103,6 +101,7 @@ int module_load(const void *elf, size_t size, const char *name, struct module **
 		char *err, size_t errlen)
 {
 	struct module *m = kzalloc(sizeof(*m));
+	char ename[4 * sizeof(m->name)];
 	int rc;
 
 	if (!m) {
@@ -127,52 +126,54 @@ int module_load(const void *elf, size_t size, const char *name, struct module **
 		return rc;
 	}
 	stage_end(STAGE_MAP);
-	spin_lock(&mod_lock);
-	list_add_tail(&m->node, &modules);
-	nmodules++;
-	spin_unlock(&mod_lock);
-	klog("update", "module loaded name=%s text=%#lx+%zu data=%#lx+%zu", m->name,
-	     (unsigned long)m->text, m->text_size, (unsigned long)m->data, m->data_size);
+	module_list_add(m);
+	klog("update", "module loaded name=%s text=%#lx+%zu data=%#lx+%zu",
+	     esc_log_word(ename, sizeof(ename), m->name), (unsigned long)m->text, m->text_size,
+	     (unsigned long)m->data, m->data_size);
 	*out = m;
 	return 0;
 }
 
-void module_free(struct module *m)
-{
-	spin_lock(&mod_lock);
-	list_del(&m->node);
-	nmodules--;
-	spin_unlock(&mod_lock);
-	region_free(m->text, m->text_order, true);
-	region_free(m->data, m->data_order, false);
-	klog("update", "module freed name=%s", m->name);
-	kfree(m);
-}
+static void module_free_deferred_unlinked(struct module *m);
 
 static void free_cb(void *arg)
 {
-	module_free(arg);
+	struct module *m = arg;
+	char ename[4 * sizeof(m->name)];
+
+	region_free(m->text, m->text_order, true);
+	region_free(m->data, m->data_order, false);
+	klog("update", "module freed name=%s", esc_log_word(ename, sizeof(ename), m->name));
+	kfree(m);
 }
 
+/*
+ * A module no code runs in (never published, or its self-test finished):
+ * unlinked, then freed once every other hart has passed a quiescent
+ * point, since a trap handler there may have been walking the list
+ * (module_list.c). Only if a hart does not answer is it left to the reaper.
+ */
+void module_free(struct module *m)
+{
+	module_list_del(m);
+	if (quiesce_harts(100000) == 0)
+		free_cb(m);
+	else
+		module_free_deferred_unlinked(m);
+}
+
+static void module_free_deferred_unlinked(struct module *m)
+{
+	char ename[4 * sizeof(m->name)];
+
+	if (defer_call(free_cb, m))
+		klog("update", "module %s leaked (no memory to defer its free)",
+		     esc_log_word(ename, sizeof(ename), m->name));
+}
+
+/* A module whose code may still run: unlinked now, freed after quiescence. */
 void module_free_deferred(struct module *m)
 {
-	defer_call(free_cb, m);
-}
-
-struct module *module_at(uintptr_t pc)
-{
-	struct list_head *pos;
-
-	list_for_each(pos, &modules) {
-		struct module *m = list_entry(pos, struct module, node);
-
-		if (pc >= (uintptr_t)m->text && pc < (uintptr_t)m->text + m->text_size)
-			return m;
-	}
-	return NULL;
-}
-
-unsigned int module_count(void)
-{
-	return nmodules;
+	module_list_del(m);
+	module_free_deferred_unlinked(m);
 }

@@ -18,6 +18,15 @@
  * spinlock, so the agent's network thread reads them without sleeping.
  * LwM2M state writes are handed to the `journal` writer thread, so no
  * caller waits for storage.
+ *
+ * Every change of the LwM2M state rewrites a superblock (an erase on NOR
+ * flash), and anyone who can reach port 8080 can change it at will (each
+ * rejected upload does). So state writes draw from a bucket of
+ * STATE_WRITE_BURST tokens refilled one per STATE_WRITE_REFILL_MS: a few
+ * pushes in a row are all durable at once; under a flood the newest state
+ * waits in memory and the writer stores it when the next token comes, so
+ * the erases a flood can cause are bounded (about 290 a day, two
+ * superblock sectors: years of a NOR part's 100,000 cycles).
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +39,7 @@
 #include <kernel/thread.h>
 #include <kernel/mem.h>
 #include <kernel/log.h>
+#include <kernel/escape.h>
 #include <kernel/sbi.h>
 #include <kernel/timer.h>
 #include <kernel/riscv.h>
@@ -56,6 +66,11 @@ static struct persist_summary summary;
 static struct journal_state want_state;		/* what the writer should persist */
 static bool state_dirty;
 static struct waitq writer_wq = WAITQ_INIT(writer_wq);
+
+#define STATE_WRITE_BURST	8
+#define STATE_WRITE_REFILL_MS	(5 * 60 * 1000)
+static unsigned int state_tokens = STATE_WRITE_BURST;	/* under persist_lock */
+static uint64_t state_refill_ms;	/* when the bucket gains its next token */
 
 /* What each pack changes, for `journal` (from the last parse; not persisted). */
 struct desc {
@@ -225,17 +240,51 @@ void persist_save_state(uint8_t lwm2m_state, uint8_t lwm2m_result, const char *r
 	waitq_wake_all(&writer_wq);
 }
 
+static uint64_t now_ms(void)
+{
+	return timer_ticks_to_us(rdtime()) / 1000;
+}
+
+/*
+ * Writes @st unless it is what the journal holds already; needs a token
+ * (persist_lock held). 0 when written or nothing to write, -KE_BUSY when
+ * the bucket is empty, else the journal's error.
+ */
+static int state_write(const struct journal_state *st)
+{
+	uint64_t now = now_ms();
+	int rc;
+
+	if (!memcmp(&jnl.state, st, sizeof(*st)))
+		return 0;
+	while (state_tokens < STATE_WRITE_BURST && now >= state_refill_ms) {
+		state_tokens++;
+		state_refill_ms += STATE_WRITE_REFILL_MS;
+	}
+	if (state_tokens == STATE_WRITE_BURST)
+		state_refill_ms = now + STATE_WRITE_REFILL_MS;
+	if (!state_tokens)
+		return -KE_BUSY;
+	state_tokens--;
+	rc = journal_set_state(&jnl, st);
+	if (rc)
+		klog("journal", "could not save the LwM2M state");
+	return rc;
+}
+
 void persist_save_state_now(uint8_t lwm2m_state, uint8_t lwm2m_result, const char *reason)
 {
 	struct journal_state st = { lwm2m_state, lwm2m_result, "" };
+	int rc;
 
 	if (!persistent)
 		return;
 	strncpy(st.reason, reason, sizeof(st.reason) - 1);
 	mutex_lock(&persist_lock);
-	if (journal_set_state(&jnl, &st))
-		klog("journal", "could not save the LwM2M state");
+	rc = state_write(&st);
 	mutex_unlock(&persist_lock);
+	if (rc == -KE_BUSY)
+		persist_save_state(lwm2m_state, lwm2m_result, reason);	/* when a token comes */
 }
 
 bool persist_saved_state(uint8_t *lwm2m_state, uint8_t *lwm2m_result, char *reason, size_t len)
@@ -252,6 +301,7 @@ static void writer_main(void *arg)
 {
 	for (;;) {
 		struct journal_state st;
+		int rc;
 
 		spin_lock(&sum_lock);
 		while (!state_dirty)
@@ -260,9 +310,18 @@ static void writer_main(void *arg)
 		state_dirty = false;
 		spin_unlock(&sum_lock);
 		mutex_lock(&persist_lock);
-		if (journal_set_state(&jnl, &st))
-			klog("journal", "could not save the LwM2M state");
+		rc = state_write(&st);
 		mutex_unlock(&persist_lock);
+		if (rc != -KE_BUSY)
+			continue;
+		/* No token: try again later with whatever is newest by then. */
+		spin_lock(&sum_lock);
+		if (!state_dirty) {
+			want_state = st;
+			state_dirty = true;
+		}
+		spin_unlock(&sum_lock);
+		thread_sleep_us(1000000);
 	}
 }
 
@@ -380,8 +439,10 @@ static unsigned int replay_all(void)
 			     desc_of(copy.seq));
 		} else {
 			boot_rollback(copy.seq, update_result_name(r));
+			char esc[4 * sizeof(err)];
+
 			klog("journal", "replay refused seq=%u reason=%s detail=\"%s\": rolled back",
-			     copy.seq, update_result_name(r), err);
+			     copy.seq, update_result_name(r), esc_log(esc, sizeof(esc), err));
 		}
 	}
 	kfree(seqs);

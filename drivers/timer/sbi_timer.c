@@ -18,14 +18,10 @@
 #include <kernel/platform.h>
 #include <kernel/errno.h>
 #include <libfdt.h>
+#include "sbi_timer.h"
 
 ott_ref_t timer_ref;
 uint64_t timer_freq_hz;
-
-struct sbi_timer {
-	struct object obj;
-	uint64_t freq;
-};
 
 static long sbi_timer_arm(struct object *self, uint64_t ticks)
 {

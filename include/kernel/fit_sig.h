@@ -26,6 +26,10 @@
  * beyond U-Boot, every image named in `loadables` and every hash node of
  * those images, whose values the later image hash checks rely on.
  * Configuration and image names with '@' are refused (CVE-2021-27138).
+ * Beyond U-Boot, a configuration with more than FIT_SIG_MAX_SIGS
+ * signature-* nodes is refused before any is checked (-KE_PERM): each
+ * costs a hash and an RSA operation before anything is authenticated, so
+ * an unsigned pack could otherwise buy seconds of CPU per upload.
  * Supported algo values: "sha256,rsa2048", "sha256,rsa3072",
  * "sha256,rsa4096"; padding absent or "pkcs-1.5".
  *
@@ -36,6 +40,7 @@
  * Return codes:
  *   0		the configuration is signed by the keys the policy asks for
  *   -KE_PERM	bad signature: RSA check failed, value of the wrong size,
+ *		more than FIT_SIG_MAX_SIGS signature nodes,
  *		hashed-nodes or hashed-strings missing or lacking a node the
  *		kernel relies on, key algo differing from the signature's
  *   -KE_BADMSG	@fit is not a well-formed FDT (header, truncation, tags)
@@ -57,6 +62,7 @@
 
 #define FIT_SIG_ERR_MAX		96
 #define FIT_SIG_MAX_HASHED	100	/* hashed-nodes entries, U-Boot's limit */
+#define FIT_SIG_MAX_SIGS	4	/* signature-* nodes per configuration */
 
 int fit_sig_verify(const void *fit, size_t size, const char *config_name,
 		   const void *keys_dtb, size_t keys_size, char *err, size_t errlen);

@@ -34,6 +34,9 @@
 #define PLAT_MAX_HARTS 8
 #endif
 #define MAX_HARTS PLAT_MAX_HARTS
+#define HART_HELD_MAX	16	/* spinlocks one hart holds at once, at most */
+#define HART_REPORT_MAX	1536
+#define HART_REPORT_LINES	8
 
 /* Callee-saved registers of a thread or of a hart's scheduler loop. */
 struct context {
@@ -79,8 +82,26 @@ struct hart {
 	void **ott_cache;	/* this hart's OTT cache, by its physical address */
 	void *fault_frame;	/* trap frame of the fault being reported */
 	struct object *converting;	/* instance this hart is converting (update) */
-	void *ip_top;		/* innermost interposed call outside any thread */
+	void *ip_top;		/* innermost unwind node outside any thread (unwind.h) */
 	uint64_t vm_synced;	/* the vm_protect_lazy() changes it caught up with (vm.c) */
+	/*
+	 * Fault containment (src/unwind.c). Every spinlock this hart holds, in
+	 * the order taken, so that unwinding a faulted context releases what
+	 * it took; the interrupt level (1 while an interrupt handler runs);
+	 * faults being handled (a second one is a fault in the fault path).
+	 */
+	struct spinlock *held[HART_HELD_MAX];
+	uint32_t nheld;
+	uint32_t irq_level;
+	uint32_t fault_depth;
+	uint32_t cur_irq;	/* external source being handled, 0 if none */
+	uint32_t cur_cause;	/* interrupt being handled (IRQ_S_*) */
+	/* A fault report made while this hart held the log lock (log.c). */
+	char pending_report[HART_REPORT_MAX];
+	uint16_t pending_lines[HART_REPORT_LINES];	/* where each kept line starts */
+	uint32_t pending_nlines;
+	volatile uint32_t pending_len;
+	uint32_t pending_dropped;
 };
 
 extern struct hart harts[MAX_HARTS];

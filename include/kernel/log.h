@@ -44,6 +44,19 @@ void klog(const char *subsys, const char *fmt, ...)
 void klog_block(const char *more, const char *subsys, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * A log line (and @more) from a fault path: never waits on anything the
+ * faulting code may hold. Written through the SBI console, not the console
+ * UART's driver; kept for later if this hart holds the log lock (the fault
+ * hit inside a line); written without the lock if another hart holds it
+ * for too long. See log.c.
+ */
+void klog_fault(const char *more, const char *subsys, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Writes fault reports kept by harts that held the log lock (normally done by the next line). */
+void log_flush_reports(void);
+
 /* Raw console output, no prefix (shell and bench tables). */
 void kputs(const char *s);
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -32,16 +32,24 @@ struct module {
 int module_load(const void *elf, size_t size, const char *name, struct module **out,
 		char *err, size_t errlen);
 
-/* Unmaps and frees a module; the caller guarantees no hart can run it. */
+/*
+ * Takes @m out of the list of modules now and unmaps and frees it once no
+ * trap handler can still be looking at it (every other hart passed a
+ * quiescent point). For a module no code runs in.
+ */
 void module_free(struct module *m);
 
-/* Frees @m after quiescence (through the reaper). */
+/* The same for a module whose code may still run: freed after quiescence (the reaper). */
 void module_free_deferred(struct module *m);
 
-/* The loaded module whose text holds @pc, or NULL. Safe in trap context. */
+/* The loaded module whose text holds @pc, or NULL. Lock-free: safe in trap context. */
 struct module *module_at(uintptr_t pc);
 
 /* Number of loaded modules (for leak checks). */
 unsigned int module_count(void);
+
+/* The list itself (update/module_list.c): writers serialised, readers lock-free. */
+void module_list_add(struct module *m);
+void module_list_del(struct module *m);
 
 #endif

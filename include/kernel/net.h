@@ -22,10 +22,13 @@
 #define NET_MTU			1500
 #define NET_FRAME_MAX		1514	/* Ethernet header + MTU, no FCS */
 #define NET_TCP_MSS		1460
-#define NET_TCP_MAX_CONNS	8
+#ifndef NET_TCP_MAX_CONNS	/* the TCP fuzzer builds with 8: every slot fills fast */
+#define NET_TCP_MAX_CONNS	56	/* slots; closing ones are reclaimed under pressure */
+#endif
 #define NET_TCP_MAX_LISTEN	4
 #define NET_TCP_SNDBUF		16384	/* per connection */
 #define NET_TCP_RCVWND		16384	/* advertised window when nothing is held */
+#define NET_TCP_POLL_MS		250	/* period of tcp_callbacks.poll */
 
 /* Addresses are host-order uint32_t: 10.0.2.15 is 0x0a00020f. */
 #define NET_IP(a, b, c, d) \
@@ -53,6 +56,7 @@ struct net_stats {
 	uint64_t tcp_segments_in, tcp_segments_out;
 	uint64_t tcp_retransmits, tcp_rst_sent, tcp_rst_received;
 	uint64_t tcp_accepted, tcp_timeouts;
+	uint64_t tcp_reclaimed;		/* closing connections dropped to make room for a SYN */
 };
 
 struct tcp_pcb;
@@ -70,6 +74,12 @@ struct tcp_callbacks {
 	void (*sent)(void *arg, struct tcp_pcb *c, size_t acked);
 	/* The connection is gone (closed, reset, timed out); @c is invalid afterwards. */
 	void (*closed)(void *arg, struct tcp_pcb *c, int reason);
+	/*
+	 * Optional: called about every NET_TCP_POLL_MS while the connection
+	 * is synchronized and not yet in TIME_WAIT, so the application can
+	 * run its own timeouts (it may write, close or abort from here).
+	 */
+	void (*poll)(void *arg, struct tcp_pcb *c);
 };
 
 /* Reasons given to closed(). */
@@ -119,7 +129,15 @@ size_t tcp_write(struct tcp_pcb *c, const void *data, size_t len);
 size_t tcp_send_space(const struct tcp_pcb *c);
 /* The application consumed @len received bytes: reopen the window. */
 void tcp_recved(struct tcp_pcb *c, size_t len);
-/* Sends FIN after the queued data; closed() follows when it is done. */
+/*
+ * Sends FIN after the queued data; closed() follows when it is done. A
+ * closed connection whose slot is needed for a new one may be dropped:
+ * oldest TIME_WAIT first, then the oldest FIN_WAIT_2 (everything
+ * acknowledged; dropped without a RST), then the oldest half-open one,
+ * then the closing one that heard nothing from its peer for the longest
+ * (RST: its data never went out whole).
+ * Open connections (ESTABLISHED, CLOSE_WAIT) are never taken.
+ */
 void tcp_close(struct tcp_pcb *c);
 /* Sends RST and frees the connection at once (closed() is called). */
 void tcp_abort(struct tcp_pcb *c);

@@ -41,4 +41,27 @@ struct net_stack *netif_stack(void);
  */
 int netif_run(void (*fn)(struct net_stack *ns, void *arg), void *arg);
 
+/*
+ * Work for the network thread whose memory the caller owns, so posting it
+ * cannot fail for want of memory (the agent's answers, which must never
+ * be lost). Set fn and arg once; the other fields are netif's.
+ */
+struct netif_work {
+	void (*fn)(struct net_stack *ns, void *arg);
+	void *arg;
+	struct netif_work *next;
+	bool queued;		/* posted and not yet run: posting again is a no-op */
+	bool owned;		/* netif_run's: freed after it ran */
+};
+
+/*
+ * Queues @w to run on the network thread (always queued, even when called
+ * there, so it runs after the callback in progress). 0, or -KE_NODEV
+ * without a NIC.
+ */
+int netif_post(struct netif_work *w);
+
+/* Console: frame and TCP counters, connection slots by state (`net`). */
+void netif_show(void);
+
 #endif

@@ -71,11 +71,15 @@ struct class_version {
 	uint32_t live;			/* instances laid out for this version */
 	volatile int state;		/* enum cv_state */
 	struct class_version *revert_to;	/* in CV_REVERT: the version to go back to */
+	/* Probation calls in flight, per epoch (update/convert.c). */
+	volatile uint32_t probation_calls[2];
+	volatile uint32_t epoch;
 	struct list_head node;		/* in factory->versions, oldest first */
 };
 
 /* Object flags. */
 #define OBJ_STATIC	(1U << 0)	/* storage not from kmalloc: never freed */
+#define OBJ_NOCONVERT	(1U << 1)	/* its transfer faulted after probation: stays where it is */
 /* In object.inflight: a conversion owns the instance. */
 #define OBJ_CLAIMED	(1U << 31)
 

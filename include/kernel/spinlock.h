@@ -20,6 +20,10 @@ void spin_init(struct spinlock *l, const char *name);
 void spin_lock(struct spinlock *l);
 void spin_unlock(struct spinlock *l);
 int spin_holding(const struct spinlock *l);
+/* Takes @l if it is free (and not this hart's): 1, else 0 with nothing changed. */
+int spin_trylock(struct spinlock *l);
+/* Marks @l free whoever holds it (unwinding a faulted context only, unwind.c). */
+void spin_force_release(struct spinlock *l);
 
 /* Interrupt-off sections that nest (used by spinlocks and the scheduler). */
 void irq_push_off(void);

@@ -57,7 +57,12 @@ struct thread {
 	 * always outside every call; a preempted thread keeps its value.
 	 */
 	volatile uint64_t qs_since;
-	void *ip_top;		/* innermost retryable interposed call (update) */
+	void *ip_top;		/* innermost unwind node (unwind.h): calls, recovery points */
+	/* Stop at the next preemption point (a self-test that overran its time). */
+	volatile bool kill_req;
+	/* Run by the thread itself when it exits or is stopped (before it is freed). */
+	void (*on_exit)(void *arg);
+	void *exit_arg;
 };
 
 #define QS_IDLE UINT64_MAX
@@ -108,8 +113,18 @@ void mutex_unlock(struct mutex *m);
 /* Called from the timer interrupt: wakes this hart's expired sleepers. */
 void thread_wake_sleepers(struct hart *h, uint64_t now);
 
-/* Stops the current thread after a fault report; never returns. */
+/*
+ * Stops the current thread after a fault report: releases the spinlocks
+ * this hart took for it, drops its interposed calls (their counts) and
+ * exits. Never returns.
+ */
 void thread_kill_current(void) __attribute__((noreturn));
+
+/* Asks @t to stop at its next preemption point (it must not be the caller). */
+void thread_request_kill(struct thread *t);
+
+/* Sets the exit hook of the current thread. */
+void thread_set_exit_hook(void (*fn)(void *arg), void *arg);
 
 /* Runs the scheduler loop on this hart; never returns. */
 void sched_loop(void) __attribute__((noreturn));
@@ -133,6 +148,14 @@ int quiesce_barrier(uint64_t timeout_us);
 void quiesce_answer(void);
 /* A thread switched out voluntarily; @was: its quiescent epoch before (thread.c). */
 void quiesce_note_idle(uint64_t was);
+
+/*
+ * Only the harts: every other online hart passed a quiescent point (an
+ * IPI or its scheduler loop), so no trap or interrupt handler of before is
+ * still running there. Spins (no yield): usable outside threads. 0, or
+ * -KE_TIMEDOUT.
+ */
+int quiesce_harts(uint64_t timeout_us);
 
 /* Marks a quiescent point of a long-running thread (between operations). */
 void thread_quiescent(void);

@@ -36,7 +36,8 @@ enum rec_phase {
 	REC_IDLE,
 	REC_PROBATION,	/* applied; a fault in new code rolls back */
 	REC_ROLLBACK,	/* a fault happened; the monitor converts back */
-	REC_SWEEP,	/* committed; lazy instances being converted */
+	REC_SWEEP,	/* committed; leftover instances being converted */
+	REC_COMMITTING,	/* probation over: faults in new code are ordinary ones */
 };
 
 struct update_record {
@@ -46,9 +47,21 @@ struct update_record {
 	struct class_work classes[PACK_MAX_STEPS];
 	unsigned int nclasses;
 	volatile int phase;
-	char reason[96];		/* why it rolled back */
+	char reason[128];		/* why it rolled back */
+	volatile int reason_ready;	/* reason written (by the fault that started the rollback) */
 	uint64_t probation_us;
 	bool journaled;			/* its outcome goes to the journal */
+	volatile uint32_t faults;	/* faults handled in its code (reports: the first few) */
+	uint64_t failed_calls0, back_failures0;	/* convert.c's counters at the switch */
+};
+
+/* Fault reports printed per pack; later faults of the same pack are only counted. */
+#define UPDATE_FAULT_REPORTS 8
+
+/* What update_fault() tells trap.c to print. */
+struct update_fault_note {
+	bool quiet;		/* do not print the trap report (one of many of this pack) */
+	char msg[240];		/* an `update:` line to print after it, if not empty */
 };
 
 extern struct update_record update_rec;
@@ -57,6 +70,17 @@ extern enum update_result update_last_result;
 
 /* Records why the last pack failed after its apply (a rollback). */
 void update_set_detail(const char *why);
+
+/*
+ * The monitor's two steps (probation.c; exposed for the host tests).
+ * decide: probation time, the sweep of lazy instances and the drain of
+ * probation calls, each cut short by a rollback, then the one atomic step
+ * from PROBATION to COMMITTING; true: commit. A fault after that step is
+ * an ordinary one. settle: commit or finish the rollback, journal the
+ * outcome, sweep and retire old versions.
+ */
+bool probation_decide(struct update_record *rec);
+void probation_settle(struct update_record *rec, bool commit);
 
 /* Starts the monitor thread (boot). */
 void update_engine_start(void);
@@ -78,8 +102,29 @@ struct blackout_stats {
 };
 extern struct blackout_stats blackout_stats;
 void blackout_stats_reset(void);
-/* Trap hook: a fault in code under probation. true if it was handled. */
-bool update_fault(struct trap_frame *tf);
+/*
+ * Trap hook: a fault. true if it was handled by unwinding to a node of the
+ * faulting context (a probation call of the pack in flight: rolled back,
+ * the call retried; a transfer or a self-test: it fails). false: an
+ * ordinary fault for trap.c to contain (if it hit code of the pack under
+ * probation, the pack is rolled back all the same).
+ */
+bool update_fault(struct trap_frame *tf, struct update_fault_note *note);
+
+/*
+ * Timer interrupt of a thread interrupted with interrupts on: counts the
+ * tick against its innermost probation call; past UPDATE_LOOP_TICKS the
+ * call is taken for a loop, unwound (@tf redirected) and the pack rolled back.
+ */
+void update_tick(struct trap_frame *tf);
+#define UPDATE_LOOP_TICKS 20
+
+/*
+ * A thread about to block (yield, sleep, wait): inside a probation call
+ * that is a bug of the new code (methods must not block): the pack rolls
+ * back and the call is retried; does not return then.
+ */
+void update_block_check(void);
 /* Waits until no pack is in flight (probation over, sweep done). */
 void update_wait_idle(void);
 /* Probation length; tests and the demo may shorten it. Boot replay uses the second. */

@@ -5,7 +5,7 @@
  *
  * The thread drains the NIC into net_input(), runs queued requests and
  * net_poll(), then blocks until a kick: the NIC's interrupt
- * (netdev_notify), a netif_run() request, or the "net-tick" thread, which
+ * (netdev_notify), a netif_run() or netif_post() request, or the "net-tick" thread, which
  * wakes every tick and kicks when the stack's next timer is due.
  *
  * Boot arguments are described in include/kernel/netif.h; `netecho` starts
@@ -40,12 +40,6 @@
 #define NETIF_RX_BUDGET		64	/* frames per pass before timers run */
 #define NETIF_SEND_RETRY_US	2000	/* how long send() retries a full ring */
 
-struct netif_req {
-	struct netif_req *next;
-	void (*fn)(struct net_stack *ns, void *arg);
-	void *arg;
-};
-
 struct netif_cfg {
 	uint32_t ip, mask, gw;
 	bool dhcp;
@@ -60,7 +54,7 @@ static uint8_t nic_mac[6];
 static struct spinlock netif_lock = SPINLOCK_INIT("netif");
 static struct waitq netif_wq = WAITQ_INIT(netif_wq);
 static bool netif_kicked;
-static struct netif_req *req_head, **req_tail = &req_head;
+static struct netif_work *req_head, **req_tail = &req_head;
 
 static struct thread *net_thread;
 static struct net_stack *volatile the_stack;
@@ -302,6 +296,40 @@ static void netif_echo_start(struct net_stack *ns, void *arg)
 	klog("net", "netecho listening port=%d err=%d", port, err);
 }
 
+/* --- the console's `net` command ---------------------------------------------------- */
+
+static void netif_show_on_net(struct net_stack *ns, void *arg)
+{
+	static const char *const names[] = { "closed", "syn_sent", "syn_rcvd", "established",
+		"fin_wait_1", "fin_wait_2", "close_wait", "closing", "last_ack", "time_wait" };
+	const struct net_stats *st = net_get_stats(ns);
+	unsigned int count[10] = { 0 };
+	char line[256];
+	int n = 0;
+
+	kprintf("  frames rx=%lu tx=%lu tx_errors=%lu dropped=%lu bad_checksum=%lu\n",
+		(unsigned long)st->rx_frames, (unsigned long)st->tx_frames,
+		(unsigned long)st->tx_errors, (unsigned long)st->dropped,
+		(unsigned long)st->bad_checksum);
+	kprintf("  tcp in=%lu out=%lu retransmits=%lu rst_sent=%lu rst_received=%lu "
+		"accepted=%lu timeouts=%lu reclaimed=%lu\n", (unsigned long)st->tcp_segments_in,
+		(unsigned long)st->tcp_segments_out, (unsigned long)st->tcp_retransmits,
+		(unsigned long)st->tcp_rst_sent, (unsigned long)st->tcp_rst_received,
+		(unsigned long)st->tcp_accepted, (unsigned long)st->tcp_timeouts,
+		(unsigned long)st->tcp_reclaimed);
+	for (int i = 0; i < NET_TCP_MAX_CONNS; i++)
+		count[ns->pcbs[i].state < 10 ? ns->pcbs[i].state : 0]++;
+	for (int i = 0; i < 10 && n < (int)sizeof(line); i++)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%u", names[i], count[i]);
+	kprintf("  tcp slots=%d%s\n", NET_TCP_MAX_CONNS, line);
+}
+
+void netif_show(void)
+{
+	if (netif_run(netif_show_on_net, NULL))
+		kprintf("  no network\n");
+}
+
 /* --- the network thread ------------------------------------------------------------ */
 
 static void fmt_ip(char *buf, size_t len, uint32_t ip)
@@ -353,7 +381,7 @@ static bool netif_drain_rx(struct net_stack *ns)
 
 static void netif_run_queued(struct net_stack *ns)
 {
-	struct netif_req *r;
+	struct netif_work *r;
 
 	spin_lock(&netif_lock);
 	r = req_head;
@@ -361,10 +389,16 @@ static void netif_run_queued(struct net_stack *ns)
 	req_tail = &req_head;
 	spin_unlock(&netif_lock);
 	while (r) {
-		struct netif_req *next = r->next;
+		struct netif_work *next = r->next;
+		bool owned = r->owned;
 
+		/* Off the queue before it runs (next is read): it may be posted again. */
+		spin_lock(&netif_lock);
+		r->queued = false;
+		spin_unlock(&netif_lock);
 		r->fn(ns, r->arg);
-		kfree(r);
+		if (owned)
+			kfree(r);
 		r = next;
 	}
 }
@@ -467,9 +501,22 @@ struct net_stack *netif_stack(void)
 	return the_stack;
 }
 
+static void netif_queue(struct netif_work *w)
+{
+	spin_lock(&netif_lock);
+	if (!w->queued) {
+		w->queued = true;
+		w->next = NULL;
+		*req_tail = w;
+		req_tail = &w->next;
+	}
+	spin_unlock(&netif_lock);
+	netif_kick();
+}
+
 int netif_run(void (*fn)(struct net_stack *ns, void *arg), void *arg)
 {
-	struct netif_req *r;
+	struct netif_work *r;
 
 	if (!the_stack)
 		return -KE_NODEV;
@@ -480,13 +527,19 @@ int netif_run(void (*fn)(struct net_stack *ns, void *arg), void *arg)
 	r = kmalloc(sizeof(*r));
 	if (!r)
 		return -KE_NOMEM;
-	r->next = NULL;
 	r->fn = fn;
 	r->arg = arg;
-	spin_lock(&netif_lock);
-	*req_tail = r;
-	req_tail = &r->next;
-	spin_unlock(&netif_lock);
-	netif_kick();
+	r->queued = false;
+	r->owned = true;
+	netif_queue(r);
+	return 0;
+}
+
+int netif_post(struct netif_work *w)
+{
+	if (!the_stack)
+		return -KE_NODEV;
+	w->owned = false;
+	netif_queue(w);
 	return 0;
 }

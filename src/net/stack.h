@@ -146,6 +146,7 @@ struct tcp_pcb {
 	uint64_t rto_at, persist_at;	/* 0: timer off */
 	uint64_t tw_at;		/* TIME_WAIT ends */
 	uint64_t last_rx;	/* last acceptable segment (idle timers) */
+	uint64_t poll_at;	/* next cb->poll (0: not synchronized yet) */
 	size_t sb_head, sb_len;
 
 	/* Receive side. */

@@ -1,6 +1,8 @@
 /*
- * TCP (RFC 9293): the application interface, connection slots and timers
- * (retransmission, persist, TIME_WAIT, idle and half-open limits). The
+ * TCP (RFC 9293): the application interface, connection slots (and which
+ * closing one gives way when a SYN finds none free) and timers
+ * (retransmission, persist, TIME_WAIT, idle and half-open limits, the
+ * application's poll). The
  * segment arrival rules are in tcp_in.c, segment building and sending in
  * tcp_out.c.
  *
@@ -124,29 +126,77 @@ uint16_t tcp_remote_port(const struct tcp_pcb *c)
 }
 
 /*
- * A free slot; else the oldest TIME_WAIT one, else the oldest half-open
- * one, so a burst of SYNs that never complete cannot lock clients out.
+ * How readily a busy slot is given up for a new connection: 0 never (the
+ * application holds it open), then lower first. TIME_WAIT only absorbs
+ * strays; FIN_WAIT_2 had everything acknowledged and only waits for the
+ * peer's FIN; a half-open one never completed; the other closing states
+ * still hold unacknowledged data (or our FIN) for a peer that may be gone.
+ */
+static int tcp_reclaim_rank(const struct tcp_pcb *c)
+{
+	switch (c->state) {
+	case TCPS_TIME_WAIT:
+		return 1;
+	case TCPS_FIN_WAIT_2:
+		return 2;
+	case TCPS_SYN_RCVD:
+		return 3;
+	case TCPS_FIN_WAIT_1:
+	case TCPS_CLOSING:
+	case TCPS_LAST_ACK:
+		return 4;
+	default:
+		return 0;
+	}
+}
+
+static uint64_t tcp_age_key(const struct tcp_pcb *c)
+{
+	return c->state == TCPS_TIME_WAIT ? c->tw_at : c->last_rx;
+}
+
+/*
+ * A free slot; else the busy one tcp_reclaim_rank() gives up first (the
+ * oldest of its rank), so neither a burst of SYNs that never complete nor
+ * peers that never finish closing can lock new clients out.
  */
 struct tcp_pcb *tcp_alloc(struct net_stack *ns)
 {
-	struct tcp_pcb *tw = NULL, *half = NULL;
+	struct tcp_pcb *best = NULL;
+	int best_rank = 0;
 	size_t i;
 
 	for (i = 0; i < NET_TCP_MAX_CONNS; i++) {
 		struct tcp_pcb *c = &ns->pcbs[i];
+		int rank;
 
 		if (c->state == TCPS_CLOSED)
 			return c;
-		if (c->state == TCPS_TIME_WAIT && (!tw || c->tw_at < tw->tw_at))
-			tw = c;
-		if (c->state == TCPS_SYN_RCVD && (!half || c->last_rx < half->last_rx))
-			half = c;
+		rank = tcp_reclaim_rank(c);
+		if (rank && (!best || rank < best_rank ||
+			     (rank == best_rank && tcp_age_key(c) < tcp_age_key(best)))) {
+			best = c;
+			best_rank = rank;
+		}
 	}
-	if (!tw)
-		tw = half;
-	if (tw)
-		tcp_free(tw, TCP_CLOSED_NORMAL, false);
-	return tw;
+	if (!best)
+		return NULL;
+	if (best_rank == 2) {
+		/*
+		 * Everything was acknowledged: no RST, which could make the peer
+		 * drop data it still buffers (slirp does); its FIN will get one.
+		 */
+		ns->stats.tcp_reclaimed++;
+		tcp_free(best, TCP_CLOSED_ABORTED, true);
+	} else if (best_rank == 4) {
+		/* Unacknowledged data is given up: tell the peer. */
+		ns->stats.tcp_reclaimed++;
+		tcp_send_ctl(best, best->snd_max, TCP_RST | TCP_ACK);
+		tcp_free(best, TCP_CLOSED_ABORTED, true);
+	} else {
+		tcp_free(best, TCP_CLOSED_NORMAL, false);
+	}
+	return best;
 }
 
 /* Resets the slot except its buffers' contents, which nothing reads stale. */
@@ -287,6 +337,20 @@ static bool tcp_check_idle(struct tcp_pcb *c, uint64_t now)
 	return true;
 }
 
+static bool tcp_app_polled(const struct tcp_pcb *c)
+{
+	return c->poll_at && c->cb && c->cb->poll && c->state != TCPS_TIME_WAIT;
+}
+
+/* The application's own timers (tcp_callbacks.poll). */
+static void tcp_app_poll(struct tcp_pcb *c, uint64_t now)
+{
+	if (!tcp_app_polled(c) || now < c->poll_at)
+		return;
+	c->poll_at = now + NET_TCP_POLL_MS;
+	c->cb->poll(c->arg, c);
+}
+
 void tcp_poll(struct net_stack *ns, uint64_t now)
 {
 	size_t i;
@@ -300,6 +364,8 @@ void tcp_poll(struct net_stack *ns, uint64_t now)
 			tcp_rto_expired(c);
 		if (c->state != TCPS_CLOSED && c->persist_at && now >= c->persist_at)
 			tcp_persist_expired(c);
+		if (c->state != TCPS_CLOSED)
+			tcp_app_poll(c, now);
 	}
 }
 
@@ -319,6 +385,8 @@ static uint64_t tcp_pcb_next_timer(const struct tcp_pcb *c)
 		t = c->last_rx + TCP_SYN_SENT_MS;
 	if (tcp_idle_applies(c) && c->last_rx + TCP_IDLE_MS < t)
 		t = c->last_rx + TCP_IDLE_MS;
+	if (tcp_app_polled(c) && c->poll_at < t)
+		t = c->poll_at;
 	return t;
 }
 

@@ -210,6 +210,7 @@ static void tcp_syn_acked(struct tcp_pcb *c, const struct tcp_seg *s)
 	c->snd_wl1 = s->seq;
 	c->snd_wl2 = s->ack;
 	c->state = TCPS_ESTABLISHED;
+	c->poll_at = net_now(c->ns) + NET_TCP_POLL_MS;
 }
 
 static void tcp_synsent_input(struct tcp_pcb *c, const struct tcp_seg *s)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """make bench: boots the kernel with the `bench` argument and reports the
-OTT call paths side by side (then, on qemu-virt, the live-update benchmark
-and the OTA benchmark, test/bench/ota_bench.py).
+OTT call paths side by side (then, on qemu-virt, the live-update benchmark,
+the OTA benchmark, test/bench/ota_bench.py, and the agent under load,
+test/bench/ota_load_bench.py).
 
 QEMU's rdinstret is exact only under -icount, and -icount makes time
 virtual; so the same image boots twice, once with -icount shift=0 (for the
@@ -73,6 +74,8 @@ def main():
                     "(test/bench/ota_bench.py; qemu-virt only; 0 skips it)")
     ap.add_argument("--journal-rounds", type=int, default=5, help="rounds of the journal "
                     "benchmark (test/bench/journal_bench.py; qemu-virt only; 0 skips it)")
+    ap.add_argument("--load-nets", default="user,tap", help="networks of the agent's load "
+                    "benchmark (test/bench/ota_load_bench.py; qemu-virt only; '' skips it)")
     a = ap.parse_args()
     kernel = a.kernel or "build/%s/kernel.elf" % a.board
     exact = boot(kernel, a.board, True, a.timeout)
@@ -119,6 +122,16 @@ def main():
                               "--kernel", kernel, "--rounds", str(a.journal_rounds),
                               "--packs", os.path.join(os.path.dirname(demo_kernel), "demos", "packs"),
                               "--timeout", str(a.timeout)])
+        if rc:
+            sys.exit(rc)
+    if a.load_nets:
+        # The agent under load: ab, curl, floods (user networking and a tap).
+        print(flush=True)
+        rc = subprocess.call([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                           "ota_load_bench.py"),
+                              "--board", a.board, "--kernel", kernel, "--nets", a.load_nets,
+                              "--packs", os.path.join(os.path.dirname(demo_kernel), "demos",
+                                                      "packs")])
         if rc:
             sys.exit(rc)
 

@@ -24,8 +24,9 @@ SIZE = 256 * 1024
 def writer(tmp_path_factory):
     exe = tmp_path_factory.mktemp("jw") / "journal_writer"
     subprocess.run(["gcc", "-std=gnu11", "-O1", "-Wall", "-Werror", "-I" + os.path.join(REPO, "include"),
-                    "-o", str(exe), os.path.join(HERE, "journal_writer.c"),
-                    os.path.join(REPO, "update", "journal.c")], check=True)
+                    "-o", str(exe), os.path.join(HERE, "journal_writer.c")] +
+                   [os.path.join(REPO, "update", f) for f in
+                    ("journal.c", "journal_open.c", "journal_gc.c")], check=True)
 
     def write(path, *ops, size=SIZE):
         subprocess.run([str(exe), str(path), str(size), *ops], check=True)

@@ -12,15 +12,18 @@ The packs: update/demos/packs.txt, built into build/<board>/demos/packs/
 by `make build/<board>/kernel-demo.elf` (ensure_built() runs that make
 once per board and session; it is quick when everything is up to date).
 """
+import contextlib
 import json
 import os
 import re
+import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import time
 
-from kernel_qemu import REPO_ROOT, QemuError
+from kernel_qemu import BOARDS, OPENSBI_FW_DYNAMIC, QEMU_BIN, REPO_ROOT, QemuError
 from kernel_checks import check_heartbeat
 
 OTA_PY = os.path.join(REPO_ROOT, "ota-server", "ota.py")
@@ -29,7 +32,7 @@ OTA_PY = os.path.join(REPO_ROOT, "ota-server", "ota.py")
 PYTHON = sys.executable
 AGENT_PORT = 8080
 MAX_PACK = 4 << 20                       # AGENT_MAX_PACK (include/kernel/agent.h)
-MAX_CONNS = 4                            # update/agent.c
+MAX_CONNS = 40                           # AGENT_MAX_CONNS, update/agent_http.c
 NIC = {"qemu-virt": ["-device", "virtio-net-device,netdev=n0"],      # PLAT_QEMU_NIC
        "hifive-unleashed": ["-global", "cadence_gem.netdev=n0"]}
 KEYDIR = os.path.join(REPO_ROOT, "build", "keys")
@@ -238,16 +241,17 @@ def http_get_status(port, host="127.0.0.1", timeout=15.0):
     return st
 
 
-def wait_status(port, pred, timeout=20.0, host="127.0.0.1"):
+def wait_status(port, pred, timeout=20.0, host="127.0.0.1", netns=None):
     """Polls GET /status until pred(status); returns it."""
     deadline = time.monotonic() + timeout
     st = None
     while True:
         try:
-            st = http_get_status(port, host=host)
+            st = (curl_status(port, host=host, netns=netns) if netns else
+                  http_get_status(port, host=host))
             if pred(st):
                 return st
-        except (OSError, AssertionError):
+        except (OSError, AssertionError, ValueError, subprocess.TimeoutExpired):
             pass
         if time.monotonic() > deadline:
             raise AssertionError(f"GET /status never satisfied the condition in {timeout}s; "
@@ -341,6 +345,8 @@ class Agent:
         return len(self.qemu.lines)
 
     def status(self):
+        if self.netns:
+            return curl_status(self.port, host=self.host, netns=self.netns)
         return http_get_status(self.port, host=self.host)
 
     def wait_line(self, pattern, since, timeout=15.0):
@@ -406,6 +412,77 @@ def boot_agent(factory, board, smp, args, hard_timeout, name):
             if "host forwarding" in q.stderr and attempt < 2:
                 continue            # another process took the port first
             raise
+
+
+# --- a board on a tap device in a network namespace ---------------------------------
+
+
+def netns_missing():
+    """Why a board cannot get a tap network here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (a network namespace and a tap device)"
+    if not os.path.exists("/dev/net/tun"):
+        return "/dev/net/tun is missing (no tap devices in this container)"
+    if not shutil.which("ip"):
+        return "`ip` not found (Debian package iproute2)"
+    return None
+
+
+def _sh(*cmd, check=True):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=30)
+    if check and p.returncode:
+        raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stdout.strip()}")
+    return p
+
+
+def in_netns(ns, argv):
+    """argv run inside network namespace ns (or as is when ns is None)."""
+    return ["ip", "netns", "exec", ns] + list(argv) if ns else list(argv)
+
+
+@contextlib.contextmanager
+def tap_agent(factory, board, smp, args, hard_timeout, name, guest="10.79.0.2",
+              host_side="10.79.0.1"):
+    """A board on a tap device in a network namespace made (and always
+    removed) here, static address `guest`/24, the namespace's end
+    `host_side`: nothing reaches the host's network, and no user-mode
+    network stands between the clients and the board. Clients must run in
+    the namespace (in_netns). Yields an Agent (host=guest, port 8080)."""
+    why = netns_missing()
+    if why:
+        import pytest
+        pytest.skip(why)
+    tag = secrets.token_hex(3)
+    ns, tap = f"ota-{tag}", f"otat{tag}"
+    q = None
+    p = _sh("ip", "netns", "add", ns, check=False)
+    if p.returncode:
+        import pytest
+        pytest.skip(f"cannot create a network namespace: {p.stdout.strip()}")
+    try:
+        _sh("ip", "-n", ns, "link", "set", "lo", "up")
+        _sh("ip", "-n", ns, "tuntap", "add", "dev", tap, "mode", "tap")
+        _sh("ip", "-n", ns, "addr", "add", f"{host_side}/24", "dev", tap)
+        _sh("ip", "-n", ns, "link", "set", tap, "up")
+        b = BOARDS[board]
+        args = f"{args} ip={guest}/24 dhcp=off"
+        cmd = ["ip", "netns", "exec", ns, QEMU_BIN, "-M", b.machine, "-smp", str(smp), "-m",
+               b.mem, *b.extra, "-bios", OPENSBI_FW_DYNAMIC, "-kernel", b.kernel_elf,
+               "-append", args, "-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
+               *NIC[board]]
+        q = factory(board, smp, args=args, cmd=cmd, hard_timeout=hard_timeout, name=name)
+        q.wait_for(r"\] h\d+ ota: agent listening port=8080 ", timeout=40, start=0, advance=False)
+        q.wait_for(rf"\] h\d+ net: up ip={re.escape(guest)} mask=255\.255\.255\.0 .*source=static$",
+                   timeout=20, start=0, advance=False)
+        a = Agent(q, board, AGENT_PORT, host=guest, netns=ns)
+        curl_status(AGENT_PORT, host=guest, netns=ns, timeout=30)
+        yield a
+        a.halt()
+    finally:
+        if q is not None:
+            q.kill()
+        _sh("ip", "netns", "del", ns, check=False)
 
 
 # --- checks ------------------------------------------------------------------

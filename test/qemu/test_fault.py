@@ -8,7 +8,7 @@ from kernel_checks import (FAULT_CONTINUATION, check_ends_by_itself, check_heart
                            check_log_format, check_no_trouble, check_timestamps_in_order,
                            heartbeats, online_harts)
 
-SHUTDOWN = 6
+SHUTDOWN = 8       # long enough for two heartbeats after the fault on a loaded host
 # kind -> (scause, name, stval): the addresses trap_inject_fault() uses.
 KINDS = {
     "load": (13, "load page fault", 0x3000000008),

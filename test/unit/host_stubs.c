@@ -135,6 +135,14 @@ int spin_holding(const struct spinlock *l)
 	return l->locked != 0;
 }
 
+void spin_force_release(struct spinlock *l)
+{
+	if (l->locked)
+		host_locks_held--;
+	l->locked = 0;
+	l->owner = -1;
+}
+
 static int irq_depth;
 
 void irq_push_off(void)

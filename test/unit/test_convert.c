@@ -1,4 +1,4 @@
-// unit-srcs: update/convert.c src/factory.c src/ott.c test/unit/host_stubs.c test/unit/hostinc/host_target.c
+// unit-srcs: update/convert.c src/unwind.c src/factory.c src/ott.c test/unit/host_stubs.c test/unit/hostinc/host_target.c
 // unit-libs: -lpthread
 // unit-cflags: -Itest/unit/hostinc
 /*
@@ -55,6 +55,8 @@
 #include <kernel/timer.h>
 #include <kernel/mem.h>
 #include <kernel/errno.h>
+#include <kernel/trap.h>
+#include <kernel/unwind.h>
 #include "host_stubs.h"
 
 #define NSLOTS		64
@@ -123,6 +125,12 @@ static long lazy_common(unsigned int n, struct object *self, uintptr_t a1, uintp
 	return lazy_exit(&ip.f, r);
 }
 
+/* interpose.S's ip_resume: retry the call whose frame holds @n (a block in it). */
+void ip_resume(struct unwind_node *n)
+{
+	longjmp(container_of(ip_frame_of(n), struct host_ip, f)->retry, 1);
+}
+
 #define LAZY_STUB(n)								\
 static long lazy_stub_##n(struct object *self, uintptr_t a1, uintptr_t a2,	\
 			  uintptr_t a3, uintptr_t a4, uintptr_t a5)		\
@@ -154,18 +162,18 @@ static void use_hart(unsigned int h)
 	host_set_hart(&kernel_ott, h);
 }
 
-static struct ip_frame **chain(void)
+static struct unwind_node **chain(void)
 {
 	struct hart *h = this_hart();
 
-	return h->cur ? (struct ip_frame **)&h->cur->ip_top : (struct ip_frame **)&h->ip_top;
+	return h->cur ? (struct unwind_node **)&h->cur->ip_top : (struct unwind_node **)&h->ip_top;
 }
 
 static unsigned int chain_len(void)
 {
 	unsigned int n = 0;
 
-	for (struct ip_frame *f = *chain(); f; f = f->prev)
+	for (struct unwind_node *f = *chain(); f; f = f->prev)
 		n++;
 	return n;
 }
@@ -198,7 +206,7 @@ static struct ctr *st(struct object *o)
 static int last_version;
 static struct object *last_self;
 static uint32_t last_inflight;
-static struct ip_frame *last_top;	/* compare only: dead after the call */
+static struct unwind_node *last_top;	/* compare only: dead after the call */
 static struct ip_frame last_frame;	/* copy of *last_top while it was live */
 static bool last_irq_on;
 static unsigned long ran[4];
@@ -206,7 +214,7 @@ static unsigned long ran[4];
 /* reenter(): per depth, the count seen on the way in and the top frame. */
 #define MAX_DEPTH 8
 static uint32_t inflight_at[MAX_DEPTH];
-static struct ip_frame *top_at[MAX_DEPTH], *top_prev_at[MAX_DEPTH];
+static struct unwind_node *top_at[MAX_DEPTH], *top_prev_at[MAX_DEPTH];
 static unsigned int chain_len_at[MAX_DEPTH];
 
 /* hook(): what the test wants done inside a method. */
@@ -219,7 +227,7 @@ static void note(struct object *self, int v)
 	last_inflight = __atomic_load_n(&self->inflight, __ATOMIC_ACQUIRE);
 	last_top = *chain();
 	if (last_top)
-		last_frame = *last_top;
+		last_frame = *ip_frame_of(last_top);
 	else
 		memset(&last_frame, 0, sizeof(last_frame));
 	last_irq_on = host_irq_on;
@@ -363,12 +371,14 @@ static int ctr_transfer(const struct object *old, struct object *new)
 	return xfer_hook ? xfer_hook(old, new) : 0;
 }
 
+static int (*back_hook)(const struct object *obj, struct object *prev);
+
 static int ctr_transfer_back(const struct object *obj, struct object *prev)
 {
 	record(backs, &nbacks, obj, prev);
 	st(prev)->value = ((const struct ctr *)obj)->value;
 	st(prev)->ref = ((const struct ctr *)obj)->ref;
-	return 0;
+	return back_hook ? back_hook(obj, prev) : 0;
 }
 
 /* ---- fixtures: one factory per test (the registry has no unregister) ------------ */
@@ -555,6 +565,11 @@ static int setup(void **state)
 	memset(ran, 0, sizeof(ran));
 	hook_fn = NULL;
 	xfer_hook = NULL;
+	back_hook = NULL;
+	host_irq_save_hook = NULL;
+	harts[0].nheld = 0;
+	harts[0].irq_depth = 0;
+	harts[0].irq_level = 0;
 	nxfers = nbacks = 0;
 	memset(xfers, 0, sizeof(xfers));
 	memset(backs, 0, sizeof(backs));
@@ -655,21 +670,21 @@ static void test_forward_counts_and_runs_old(void **state)
 
 	fx_forward(x);
 	assert_int_equal(x->f.first.state, CV_FORWARD);
-	harts[0].ip_top = &sentinel;	/* an outer context's chain must come back */
+	harts[0].ip_top = &sentinel.node;	/* an outer context's chain must come back */
 	assert_int_equal(r_add(r, 2), 42);
 	assert_int_equal(last_version, 1);
 	assert_ptr_equal(last_self, o);
 	assert_int_equal(last_inflight, 1);	/* counted while it runs */
 	assert_non_null(last_top);
 	assert_ptr_not_equal(last_top, &sentinel);
-	assert_ptr_equal(last_frame.prev, &sentinel);
+	assert_ptr_equal(last_frame.node.prev, &sentinel.node);
 	assert_int_equal(last_frame.method, M_ADD);
 	assert_int_equal(last_frame.a[1], 2);
 	assert_ptr_equal((void *)(uintptr_t)last_frame.a[0], o);
-	assert_ptr_equal((void *)(uintptr_t)last_frame.cookie, o);
+	assert_ptr_equal((void *)(uintptr_t)last_frame.node.cookie, o);
 	assert_int_equal(stub_calls, 1);
 	assert_int_equal(o->inflight, 0);	/* uncounted after */
-	assert_ptr_equal(harts[0].ip_top, &sentinel);
+	assert_ptr_equal(harts[0].ip_top, &sentinel.node);
 	harts[0].ip_top = NULL;
 	/* Nothing converts in FORWARD. */
 	assert_ptr_equal(obj(r), o);
@@ -687,7 +702,7 @@ static void test_forward_counts_and_runs_old(void **state)
 	assert_int_equal(o->inflight, 0);
 }
 
-static struct ip_frame *seen_thread_top, *seen_hart_top;
+static struct unwind_node *seen_thread_top, *seen_hart_top;
 static uint64_t seen_thread_cookie;
 
 static long hook_see_chains(struct object *self, int v, long arg)
@@ -1140,8 +1155,8 @@ static void test_probation_counted_and_keeps_prev(void **state)
 	assert_int_equal(last_version, 2);
 	assert_int_equal(last_inflight, 1);
 	assert_non_null(last_top);
-	assert_ptr_equal((void *)(uintptr_t)(last_frame.cookie & ~1UL), n);
-	assert_true(last_frame.cookie & 1);
+	assert_ptr_equal((void *)(uintptr_t)(last_frame.node.cookie & ~1UL), n);
+	assert_true(last_frame.node.cookie & 1);
 	assert_int_equal(n->inflight, 0);
 	assert_null(harts[0].ip_top);
 	/* The old state is kept for a rollback, not freed. */
@@ -1173,17 +1188,17 @@ static void test_probation_counted_and_keeps_prev(void **state)
 
 static struct class_version *find_cv;
 static struct ip_frame *found_frame, *found_v1;
-static struct ip_frame *found_prev[3];	/* found_frame->prev, ->prev->prev, ... */
+static struct unwind_node *found_prev[3];	/* found_frame's node.prev, ->prev->prev, ... */
 static uint64_t found_cookie;
 static unsigned int found_len;
 
 static void look(void)
 {
-	struct ip_frame *f;
+	struct unwind_node *f;
 
 	found_frame = convert_find_frame(find_cv);
-	found_cookie = found_frame ? found_frame->cookie : 0;
-	f = found_frame;
+	found_cookie = found_frame ? found_frame->node.cookie : 0;
+	f = found_frame ? &found_frame->node : NULL;
 	for (int i = 0; i < 3; i++) {
 		f = f ? f->prev : NULL;
 		found_prev[i] = f;
@@ -1262,7 +1277,7 @@ static void test_probation_find_innermost(void **state)
 	hook_fn = hook_chain;
 	assert_int_equal(r_hook(chain_a, 3), 0);
 	assert_int_equal(found_len, 3);
-	assert_ptr_equal(found_frame, seen_hart_top);	/* the innermost frame */
+	assert_ptr_equal(&found_frame->node, seen_hart_top);	/* the innermost frame */
 	assert_ptr_equal((void *)(uintptr_t)(found_cookie & ~1UL), obj(chain_a));
 	assert_non_null(found_prev[0]);		/* y's frame */
 	assert_non_null(found_prev[1]);		/* a's outer frame */
@@ -1285,7 +1300,7 @@ static int faults_left;
 static unsigned long faults;
 static uint32_t counts_after_abandon[2];
 static struct object *count_objs[2];
-static struct ip_frame *top_after_abandon;
+static struct unwind_node *top_after_abandon;
 
 static void emulate_fault(void)
 {
@@ -1296,9 +1311,10 @@ static void emulate_fault(void)
 	top_after_abandon = *chain();
 	for (int i = 0; i < 2; i++)
 		counts_after_abandon[i] = count_objs[i] ? count_objs[i]->inflight : 0;
-	if (fault_rollback)
+	if (fault_rollback && fault_cv->state == CV_PROBATION)
 		fx_rollback(fault_fx, &fault_fx->f.first, fault_cv);
 	faults++;
+	f->node.faults++;	/* as update_fault()'s retry does */
 	longjmp(container_of(f, struct host_ip, f)->retry, 1);
 }
 
@@ -1331,15 +1347,15 @@ static void test_probation_abandon_and_retry(void **state)
 	faults = 0;
 	faults_left = 1;
 	hook_fn = hook_fault;
-	harts[0].ip_top = &sentinel;
+	harts[0].ip_top = &sentinel.node;
 	/* The fault unwinds both frames; the retried call runs again on v2 and returns. */
 	assert_int_equal(r_hook(chain_a, 1), 1001);
 	assert_int_equal(faults, 1);
 	assert_int_equal(stub_retries, 1);
 	assert_int_equal(counts_after_abandon[0], 0);
 	assert_int_equal(counts_after_abandon[1], 0);
-	assert_ptr_equal(top_after_abandon, &sentinel);
-	assert_ptr_equal(harts[0].ip_top, &sentinel);
+	assert_ptr_equal(top_after_abandon, &sentinel.node);
+	assert_ptr_equal(harts[0].ip_top, &sentinel.node);
 	assert_int_equal(obj(chain_a)->inflight, 0);
 	assert_int_equal(obj(chain_y)->inflight, 0);
 	harts[0].ip_top = NULL;
@@ -1654,8 +1670,10 @@ static void test_revert_waits_for_other_context(void **state)
 	release_go = helper_timed_out = 0;
 	assert_int_equal(pthread_create(&t, NULL, count_holder, n), 0);
 	assert_true(wait_for(&release_go, 1));
-	/* Not nested in it: this call waits for it, then converts back. */
+	/* Not nested in it, a thread that can be preempted: waits for it, then converts back. */
+	harts[0].cur = &fake_thread;
 	assert_int_equal(r_get(r), 5);
+	harts[0].cur = NULL;
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_false(helper_timed_out);
 	assert_int_equal(last_version, 1);
@@ -2026,6 +2044,413 @@ static void test_bug_rollback_during_conversion(void **state)
 	assert_int_equal(init_calls, 0);
 }
 
+
+/* ---- fault containment ------------------------------------------------------------------ */
+
+/* A spinlock taken "in the kernel": the host double, plus the hart's held-lock stack. */
+static void held_lock(struct spinlock *l)
+{
+	spin_lock(l);
+	harts[0].held[harts[0].nheld++] = l;
+}
+
+/* What update_fault() does for a recovery point: unwind to it (recover_save() returns 1). */
+static void fault_to_recovery_point(int why)
+{
+	struct unwind_node *n = *chain();
+
+	assert_non_null(n);
+	assert_int_equal(n->kind, UNW_RECOVER);
+	assert_int_equal(n->why, why);
+	unwind_jump(n);
+}
+
+static struct spinlock xfer_lock = SPINLOCK_INIT("xfer-test");
+static bool xfer_saw_irq_on;
+
+static int xfer_faults(const struct object *old, struct object *new)
+{
+	xfer_saw_irq_on = host_irq_on;
+	held_lock(&xfer_lock);
+	st(new)->value = 12345;
+	fault_to_recovery_point(RECOVER_TRANSFER);
+	return 0;
+}
+
+/*
+ * A transfer that faults (new code, during probation) fails that
+ * conversion: the lock it took is released, interrupts come back, the
+ * call that needed the conversion runs on the old version, and no half
+ * converted state is published.
+ */
+static void test_transfer_fault_fails_conversion(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r = mk(x, 8);
+	struct object *o = obj(r);
+	long live0 = host_live_allocs;
+
+	fx_update(x, 2, true, false);
+	xfer_hook = xfer_faults;
+	assert_int_equal(r_add(r, 1), 9);
+	assert_false(xfer_saw_irq_on);		/* transfers run with interrupts off */
+	assert_int_equal(nxfers, 1);
+	assert_int_equal(last_version, 1);	/* the call ran on the old version */
+	assert_ptr_equal(last_self, o);
+	assert_ptr_equal(obj(r), o);
+	assert_int_equal(o->inflight, 0);
+	assert_int_equal(xfer_lock.locked, 0);	/* released by the unwind */
+	assert_int_equal(harts[0].nheld, 0);
+	assert_true(host_irq_on);
+	assert_null(harts[0].converting);
+	assert_int_equal(host_live_allocs, live0);	/* the new state was freed */
+	assert_int_equal(o->flags & OBJ_NOCONVERT, 0);	/* under probation: may try again */
+	xfer_hook = NULL;
+	assert_int_equal(r_get(r), 9);		/* converts now */
+	assert_int_equal(obj(r)->version, 2);
+}
+
+/*
+ * After probation (the new version current) a transfer fault cannot roll
+ * anything back: that instance stays on its version, and is not tried
+ * again on every call or by the sweep.
+ */
+static void test_transfer_fault_after_probation_stays(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r = mk(x, 8);
+	struct object *o = obj(r);
+
+	fx_update(x, 2, false, false);
+	xfer_hook = xfer_faults;
+	assert_int_equal(r_add(r, 1), 9);
+	assert_int_equal(nxfers, 1);
+	assert_true(o->flags & OBJ_NOCONVERT);
+	assert_int_equal(r_add(r, 1), 10);
+	assert_int_equal(nxfers, 1);		/* not tried again */
+	assert_int_equal(last_version, 1);
+	assert_int_equal(convert_all(&x->f, 1000), 0);	/* the sweep leaves it */
+	assert_ptr_equal(obj(r), o);
+	o->flags &= ~OBJ_NOCONVERT;
+	xfer_hook = NULL;
+}
+
+static int back_faults(const struct object *obj, struct object *prev)
+{
+	st(prev)->value = -777;	/* half written when it faults */
+	fault_to_recovery_point(RECOVER_TRANSFER);
+	return 0;
+}
+
+/*
+ * A transfer_back that faults during the rollback: the instance goes back
+ * to the state kept at its conversion, exactly as it was (not half
+ * written by the faulting code), and the failure is counted.
+ */
+static void test_transfer_back_fault_keeps_state(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r = mk(x, 5);
+	struct object *o = obj(r);
+	struct class_version *v2;
+	uint64_t failures = convert_back_failures;
+
+	v2 = fx_update(x, 2, true, true);
+	assert_int_equal(r_add(r, 2), 7);	/* on v2; v1 state (5) kept */
+	fx_rollback(x, &x->f.first, v2);
+	back_hook = back_faults;
+	assert_int_equal(r_get(r), 5);		/* as at the conversion */
+	assert_int_equal(nbacks, 1);
+	assert_ptr_equal(obj(r), o);
+	assert_int_equal(last_version, 1);
+	assert_int_equal(convert_back_failures, failures + 1);
+	assert_true(host_irq_on);
+	assert_int_equal(o->inflight, 0);
+}
+
+/*
+ * update/convert.c convert_instance() took the claim (OBJ_CLAIMED) before
+ * it turned interrupts off: an interrupt taken in between whose handler
+ * calls the same object found it claimed by the code it interrupted, on
+ * its own hart, and waited for it for ever with interrupts off (follow()).
+ */
+static struct object *irq_obj;
+static ott_ref_t irq_ref;
+static bool irq_found_claimed;
+static long irq_result;
+static int irq_runs;
+
+static void irq_handler_calls_object(void)
+{
+	host_irq_save_hook = NULL;	/* one interrupt */
+	irq_runs++;
+	if (__atomic_load_n(&irq_obj->inflight, __ATOMIC_ACQUIRE) & OBJ_CLAIMED) {
+		irq_found_claimed = true;	/* its call would spin here for ever */
+		return;
+	}
+	host_irq_on = false;		/* a handler runs with interrupts off */
+	harts[0].irq_level = 1;
+	irq_result = r_add(irq_ref, 100);
+	harts[0].irq_level = 0;
+	host_irq_on = true;
+}
+
+static void test_bug_claim_before_irq_off(void **state)
+{
+	struct fx *x = fx_new();
+
+	irq_ref = mk(x, 1);
+	irq_obj = obj(irq_ref);
+	fx_update(x, 2, false, false);
+	irq_found_claimed = false;
+	irq_runs = 0;
+	irq_result = 0;
+	host_irq_save_hook = irq_handler_calls_object;
+	/* The interrupt comes as the call's conversion turns interrupts off. */
+	assert_int_equal(r_add(irq_ref, 1), 102);
+	assert_int_equal(irq_runs, 1);
+	assert_false(irq_found_claimed);
+	assert_int_equal(irq_result, 101);	/* the handler converted it */
+	assert_int_equal(obj(irq_ref)->version, 2);
+	assert_int_equal(nxfers, 1);
+	assert_int_equal(obj(irq_ref)->inflight, 0);
+}
+
+/*
+ * update/convert.c lazy_enter(): during a rollback, a caller that cannot
+ * wait (interrupts off, as under a spinlock) and finds calls still in the
+ * instance (a thread preempted in it, maybe on this very hart) waited for
+ * them in follow(), interrupts off: for ever if that thread was preempted
+ * on its hart. It runs on the new code instead, counted and retryable.
+ */
+static void test_bug_revert_irq_off_caller_spins(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r = mk(x, 4);
+	struct object *o = obj(r), *n;
+	struct class_version *v2;
+
+	v2 = fx_update(x, 2, true, true);
+	assert_int_equal(r_add(r, 1), 5);
+	n = obj(r);
+	fx_rollback(x, &x->f.first, v2);
+	n->inflight = 1;		/* a thread preempted inside a call on it */
+	harts[0].cur = &fake_thread;
+	host_irq_on = false;		/* the caller holds a spinlock */
+	host_clock_step = 1000;		/* 100 us a clock read: the short spin ends */
+	alarm(5);			/* the old code spins here */
+	assert_int_equal(r_add(r, 2), 7);
+	alarm(60);
+	host_clock_step = 0;
+	host_irq_on = true;
+	assert_int_equal(last_version, 2);	/* on the new code */
+	assert_ptr_equal(last_self, n);
+	assert_int_equal(last_inflight, 2);	/* counted */
+	assert_true(last_frame.node.cookie & UNW_PROBATION);	/* a fault would retry it */
+	assert_ptr_equal(obj(r), n);		/* not converted under the other call */
+	assert_null(fake_thread.ip_top);
+	harts[0].cur = NULL;
+	n->inflight = 0;			/* that call returns */
+	assert_int_equal(r_get(r), 7);		/* back now, with what happened since */
+	assert_ptr_equal(obj(r), o);
+	assert_int_equal(last_version, 1);
+}
+
+/*
+ * A caller that cannot wait spins a little first: a call that ends
+ * meanwhile (on another hart) lets it convert the instance back and run
+ * on the old version, not on the new code.
+ */
+static void test_revert_cannot_wait_spins_briefly(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r = mk(x, 4);
+	struct object *o = obj(r), *n;
+	struct class_version *v2;
+	pthread_t t;
+
+	v2 = fx_update(x, 2, true, true);
+	assert_int_equal(r_add(r, 1), 5);
+	n = obj(r);
+	fx_rollback(x, &x->f.first, v2);
+	n->inflight = 1;		/* a short call on another hart */
+	release_go = helper_timed_out = 0;
+	assert_int_equal(pthread_create(&t, NULL, count_holder, n), 0);
+	assert_true(wait_for(&release_go, 1));
+	host_irq_on = false;
+	assert_int_equal(r_add(r, 2), 7);	/* once the other call ended: on v1 */
+	host_irq_on = true;
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_false(helper_timed_out);
+	assert_int_equal(last_version, 1);
+	assert_ptr_equal(obj(r), o);
+}
+
+/*
+ * The same caller, when the new code faults on it again and again: after
+ * a second fault the call fails (-KE_BUSY, counted) rather than loop.
+ */
+static void test_revert_cannot_wait_fails_after_second_fault(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r = mk(x, 5);
+	struct object *n;
+	uint64_t failed = convert_failed_calls;
+
+	fault_fx = x;
+	fault_cv = fx_update(x, 2, true, true);
+	fault_rollback = true;
+	assert_int_equal(r_add(r, 2), 7);
+	n = obj(r);
+	count_objs[0] = count_objs[1] = NULL;
+	n->inflight = 1;		/* another call in it, which never ends here */
+	faults = 0;
+	faults_left = 10;
+	hook_fn = hook_fault_v2;
+	host_irq_on = false;
+	host_clock_step = 1000;
+	assert_int_equal(r_hook(r, 0), -KE_BUSY);
+	host_clock_step = 0;
+	host_irq_on = true;
+	assert_int_equal(faults, 2);		/* in probation, then once during the rollback */
+	assert_int_equal(convert_failed_calls, failed + 1);
+	assert_int_equal(n->inflight, 1);
+	assert_null(harts[0].ip_top);
+	n->inflight = 0;
+	assert_int_equal(r_get(r), 7);
+	assert_int_equal(last_version, 1);
+}
+
+/*
+ * A thread stopped inside a counted call (a fault after probation, a kill
+ * at a preemption point) never returns through lazy_exit(): its count
+ * pinned the instance (never converted, its version never retired). The
+ * kill path drops every node of its chain (thread_kill_current ->
+ * unwind_drop(NULL)), which undoes the counts.
+ */
+static jmp_buf killed_jb;
+
+static long hook_killed(struct object *self, int v, long arg)
+{
+	unwind_drop(NULL);		/* thread_kill_current() */
+	longjmp(killed_jb, 1);		/* and it never comes back */
+}
+
+static void test_killed_in_counted_call_unpins(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r = mk(x, 3);
+	struct object *n;
+	struct class_version *v2;
+
+	v2 = fx_update(x, 2, true, true);
+	assert_int_equal(r_get(r), 3);
+	n = obj(r);
+	hook_fn = hook_killed;
+	harts[0].cur = &fake_thread;
+	if (!setjmp(killed_jb))
+		r_hook(r, 0);
+	harts[0].cur = NULL;
+	assert_null(fake_thread.ip_top);
+	assert_int_equal(n->inflight, 0);
+	assert_int_equal(convert_probation_calls(v2, v2->epoch), 0);
+	/* Nothing pins it: a rollback converts it back at once. */
+	fx_rollback(x, &x->f.first, v2);
+	assert_int_equal(convert_all(&x->f, 1000), 0);
+	assert_int_equal(obj(r)->version, 1);
+}
+
+/*
+ * Probation calls are counted per epoch: flipping it (the end of
+ * probation) leaves the calls in flight in the old one until they end;
+ * later calls count in the new one.
+ */
+static struct class_version *epoch_cv;
+static uint32_t epoch_old_in, epoch_new_in;
+
+static long hook_flip(struct object *self, int v, long arg)
+{
+	unsigned int old = epoch_cv->epoch & 1;
+
+	convert_flip_epoch(epoch_cv);
+	epoch_old_in = convert_probation_calls(epoch_cv, old);
+	epoch_new_in = convert_probation_calls(epoch_cv, old ^ 1);
+	return 0;
+}
+
+static void test_probation_epochs_drain(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r = mk(x, 3);
+
+	epoch_cv = fx_update(x, 2, true, false);
+	assert_int_equal(r_get(r), 3);
+	hook_fn = hook_flip;
+	assert_int_equal(r_hook(r, 0), 0);
+	assert_int_equal(epoch_old_in, 1);	/* this call, still in flight */
+	assert_int_equal(epoch_new_in, 0);
+	assert_int_equal(convert_probation_calls(epoch_cv, 0), 0);
+	assert_int_equal(convert_probation_calls(epoch_cv, 1), 0);
+}
+
+/*
+ * Unwinding a faulted probation call: spinlocks taken under it are
+ * released (not those its caller held before), the interrupt nesting and
+ * enable state come back to what they were at the call, and the call is
+ * retried.
+ */
+static struct spinlock outer_lock = SPINLOCK_INIT("outer"), inner_lock = SPINLOCK_INIT("inner");
+static struct trap_frame unwind_tf;
+static unsigned int unwind_released;
+static int unwind_faults_left;
+
+static long hook_locks_then_fault(struct object *self, int v, long arg)
+{
+	struct ip_frame *f;
+
+	if (unwind_faults_left-- <= 0)
+		return 77;
+	held_lock(&inner_lock);
+	harts[0].irq_depth = 2;
+	host_irq_on = false;
+	f = convert_find_frame(object_version(self));
+	assert_non_null(f);
+	memset(&unwind_tf, 0, sizeof(unwind_tf));
+	unwind_released = unwind_to(&f->node, &unwind_tf);
+	host_irq_on = (unwind_tf.sstatus & SSTATUS_SPIE) != 0;	/* what sret would do */
+	longjmp(container_of(f, struct host_ip, f)->retry, 1);
+}
+
+static void test_unwind_restores_locks_and_irq(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r = mk(x, 3);
+
+	fx_update(x, 2, true, false);
+	assert_int_equal(r_get(r), 3);
+	/* The caller holds one lock with interrupts off (a log line being written). */
+	held_lock(&outer_lock);
+	harts[0].irq_depth = 1;
+	harts[0].irq_was_on = 1;
+	host_irq_on = false;
+	hook_fn = hook_locks_then_fault;
+	unwind_faults_left = 1;
+	assert_int_equal(r_hook(r, 0), 77);
+	assert_int_equal(stub_retries, 1);
+	assert_int_equal(unwind_released, 1);
+	assert_int_equal(inner_lock.locked, 0);
+	assert_int_equal(outer_lock.locked, 1);	/* the caller's: kept */
+	assert_int_equal(harts[0].nheld, 1);
+	assert_ptr_equal(harts[0].held[0], &outer_lock);
+	assert_int_equal(harts[0].irq_depth, 1);
+	assert_int_equal(unwind_tf.sstatus & SSTATUS_SPIE, 0);	/* were off at the call */
+	assert_false(host_irq_on);
+	spin_unlock(&outer_lock);
+	harts[0].nheld = 0;
+	harts[0].irq_depth = 0;
+	host_irq_on = true;
+}
+
 static void on_alarm(int sig)
 {
 	static const char msg[] = "test_convert: timed out: a call spins (livelock?) "
@@ -2078,6 +2503,16 @@ int main(void)
 		T(test_bug_call_racing_destroy),
 		T(test_bug_destroy_in_probation_leaks_prev),
 		T(test_bug_rollback_during_conversion),
+		T(test_transfer_fault_fails_conversion),
+		T(test_transfer_fault_after_probation_stays),
+		T(test_transfer_back_fault_keeps_state),
+		T(test_bug_claim_before_irq_off),
+		T(test_bug_revert_irq_off_caller_spins),
+		T(test_revert_cannot_wait_fails_after_second_fault),
+		T(test_revert_cannot_wait_spins_briefly),
+		T(test_killed_in_counted_call_unpins),
+		T(test_probation_epochs_drain),
+		T(test_unwind_restores_locks_and_irq),
 #undef T
 	};
 

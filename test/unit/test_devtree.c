@@ -170,6 +170,54 @@ static void test_check_misaligned(void **state)
 	free(buf);
 }
 
+/*
+ * A copy of virt4 with @pad zero bytes inserted at offset @at (a block
+ * boundary), the header's offsets past it moved along: the same tree, its
+ * blocks at other alignments.
+ */
+static void *shifted_blob(uint32_t at, uint32_t pad)
+{
+	uint32_t size = fdt_totalsize(virt4);
+	char *fdt = calloc(1, size + pad);
+
+	assert_non_null(fdt);
+	memcpy(fdt, virt4, at);
+	memcpy(fdt + at + pad, (const char *)virt4 + at, size - at);
+	fdt_set_totalsize(fdt, size + pad);
+	if (fdt_off_mem_rsvmap(fdt) >= at)
+		fdt_set_off_mem_rsvmap(fdt, fdt_off_mem_rsvmap(fdt) + pad);
+	if (fdt_off_dt_struct(fdt) >= at)
+		fdt_set_off_dt_struct(fdt, fdt_off_dt_struct(fdt) + pad);
+	if (fdt_off_dt_strings(fdt) >= at)
+		fdt_set_off_dt_strings(fdt, fdt_off_dt_strings(fdt) + pad);
+	return fdt;
+}
+
+/*
+ * libfdt reads tags and reserve-map entries with plain loads: blocks off
+ * their alignment are refused, not read misaligned (found by fuzzing).
+ * The same shifts by a whole alignment unit stay valid.
+ */
+static void test_check_block_alignment(void **state)
+{
+	uint32_t rsv = fdt_off_mem_rsvmap(virt4), st = fdt_off_dt_struct(virt4);
+	struct { uint32_t at, pad; int want; } cases[] = {
+		{ st, 1, -KE_INVAL }, { st, 2, -KE_INVAL }, { st, 4, 0 },
+		{ rsv, 4, -KE_INVAL }, { rsv, 8, 0 },
+	};
+	size_t i;
+
+	assert_int_equal(rsv % 8, 0);
+	assert_int_equal(st % 4, 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		void *fdt = shifted_blob(cases[i].at, cases[i].pad);
+
+		assert_int_equal(fdt_check_header(fdt), 0);
+		assert_int_equal(dt_check(fdt, fdt_totalsize(fdt)), cases[i].want);
+		free(fdt);
+	}
+}
+
 /* A blob cut short in memory: the header promises more than there is. */
 static void test_check_truncated(void **state)
 {
@@ -1046,6 +1094,7 @@ int main(void)
 		cmocka_unit_test(test_check_size_limits),
 		cmocka_unit_test(test_check_bad_magic),
 		cmocka_unit_test(test_check_misaligned),
+		cmocka_unit_test(test_check_block_alignment),
 		cmocka_unit_test(test_check_truncated),
 		cmocka_unit_test(test_check_truncated_struct),
 		cmocka_unit_test(test_check_header_blocks),

@@ -765,6 +765,38 @@ static void test_bad_relocations(void **state)
 	unload(l);
 }
 
+/*
+ * Empty loaded sections in empty regions, which elf_mod.h lets the caller
+ * pass as NULL (gcc emits an empty .data and .bss for code without data):
+ * nothing is copied to, or computed from, a NULL buffer, and the
+ * zero-width relocations an empty section can hold still apply (found by
+ * fuzzing: memcpy(NULL + 0, .., 0)).
+ */
+static void test_empty_regions(void **state)
+{
+	struct syn s = { .text_len = 0, .nrel = 3 };
+	struct resolver r = { .override = "far", .addr = TEXT_ADDR };
+	struct elf_mod *m = calloc(1, sizeof(*m));
+	char err[100];
+	uint64_t a;
+	size_t n;
+
+	s.rel[0] = (typeof(s.rel[0])){ R_RISCV_NONE, 0, 0, 0 };
+	s.rel[1] = (typeof(s.rel[0])){ R_RISCV_RELAX, 0, 0, 0 };
+	s.rel[2] = (typeof(s.rel[0])){ R_RISCV_ALIGN, 0, 0, 0 };
+	n = syn_build(&s, syn_buf);
+	assert_non_null(m);
+	if (elf_mod_parse(syn_buf, n, m, err, sizeof(err)))
+		fail_msg("parse: %s", err);
+	assert_int_equal(elf_mod_text_size(m), 0);
+	assert_int_equal(elf_mod_data_size(m), 0);
+	assert_int_equal(elf_mod_link(m, NULL, TEXT_ADDR, NULL, DATA_ADDR, resolve, &r,
+				      err, sizeof(err)), 0);
+	assert_int_equal(elf_mod_symbol(m, "entry", &a), 0);
+	assert_int_equal(a, TEXT_ADDR);
+	free(m);
+}
+
 /* --- rejected fixtures ---------------------------------------------------- */
 
 static void expect_fixture(const char *variant, const char *name, int code, const char *needle)
@@ -1170,6 +1202,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_data_ranges),
 		cmocka_unit_test(test_pcrel_lo),
 		cmocka_unit_test(test_bad_relocations),
+		cmocka_unit_test(test_empty_regions),
 		cmocka_unit_test(test_rejected_fixtures),
 		cmocka_unit_test(test_unresolved),
 		cmocka_unit_test(test_damaged_headers),

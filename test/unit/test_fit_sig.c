@@ -503,6 +503,67 @@ static void test_signature_copied(void **state)
 	put(&bl);
 }
 
+/* @src with @n copies of SIG1 (signature-2, ...) in conf-1. */
+static struct blob with_sig_copies(const struct blob *src, int n)
+{
+	struct { char name[64]; uint8_t val[1024]; int len; } props[16];
+	struct blob bl = { .n = fdt_totalsize(src->b) + SLACK + (size_t)n * 2048 };
+	int np = 0, prop, len;
+
+	bl.b = malloc(bl.n);
+	assert_non_null(bl.b);
+	assert_int_equal(fdt_open_into(src->b, bl.b, (int)bl.n), 0);
+	fdt_for_each_property_offset(prop, bl.b, node(&bl, SIG1)) {
+		const char *pname;
+		const void *v = fdt_getprop_by_offset(bl.b, prop, &pname, &len);
+
+		assert_true(v && len <= (int)sizeof(props[0].val) && np < 16);
+		snprintf(props[np].name, sizeof(props[np].name), "%s", pname);
+		memcpy(props[np].val, v, (size_t)len);
+		props[np++].len = len;
+	}
+	for (int i = 0; i < n; i++) {
+		char sname[32];
+		int dst;
+
+		snprintf(sname, sizeof(sname), "signature-%d", i + 2);
+		dst = fdt_add_subnode(bl.b, node(&bl, "/configurations/conf-1"), sname);
+		assert_true(dst >= 0);
+		for (int k = 0; k < np; k++) {
+			char path[96];
+
+			snprintf(path, sizeof(path), "/configurations/conf-1/%s", sname);
+			assert_int_equal(fdt_setprop(bl.b, node(&bl, path), props[k].name,
+						     props[k].val, props[k].len), 0);
+		}
+	}
+	done(&bl);
+	return bl;
+}
+
+/*
+ * More than FIT_SIG_MAX_SIGS signature nodes: refused before any RSA
+ * check. Up to the cap they are checked (copies added after signing
+ * change the configuration's hashed node tags, so RSA fails there: the
+ * proof that the check ran; multi.itb, signed with two, passes in
+ * test_valid).
+ */
+static void test_signature_node_cap(void **state)
+{
+	struct blob at_cap = with_sig_copies(&signed_itb, FIT_SIG_MAX_SIGS - 1);
+	struct blob over = with_sig_copies(&signed_itb, FIT_SIG_MAX_SIGS);
+	struct blob many = with_sig_copies(&signed_itb, 200);
+
+	expect(&at_cap, &k_signed, -KE_PERM, "RSA verification failed");
+	expect(&over, &k_signed, -KE_PERM, "more than 4 signature nodes");
+	expect(&many, &k_signed, -KE_PERM, "more than 4 signature nodes");
+	/* with no key required too */
+	expect(&many, &k_noreq, -KE_PERM, "more than 4 signature nodes");
+	put(&at_cap);
+	put(&over);
+	put(&many);
+}
+
 /* Signature node properties that are missing or malformed. */
 static void test_signature_props(void **state)
 {
@@ -811,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_no_signature),
 		cmocka_unit_test(test_hashed_nodes_omit),
 		cmocka_unit_test(test_signature_copied),
+		cmocka_unit_test(test_signature_node_cap),
 		cmocka_unit_test(test_signature_props),
 		cmocka_unit_test(test_key_props),
 		cmocka_unit_test(test_key_dtb),

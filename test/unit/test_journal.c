@@ -1,4 +1,4 @@
-// unit-srcs: update/journal.c test/unit/journal_sim.c
+// unit-srcs: update/journal.c update/journal_open.c update/journal_gc.c test/unit/journal_sim.c
 /*
  * Host tests of the update journal (update/journal.c) on the storage
  * models of journal_sim.c (NOR flash and a disk with a write cache).

@@ -3,7 +3,8 @@
  * Host tests of the log line formatter: the exact "[%5u.%06u] h<hart>
  * <subsys>: " prefix for several timer frequencies, truncation (not
  * rounding) of microseconds, seconds wider than the field, frequency 0,
- * the trailing newline, embedded newlines turned into spaces, lines cut
+ * the trailing newline, embedded newlines turned into spaces, control
+ * bytes and bytes above 0x7e turned into '?', lines cut
  * with "...\n" that exactly fill the buffer, the fit/no-fit boundary, tiny
  * buffers, and log_restamp() (a new stamp only where it fits exactly). Buffers are heap blocks of exactly @len bytes so ASan
  * catches any write past them.
@@ -117,6 +118,19 @@ static void test_newlines(void **state)
 	expect(0, 1, 0, "t", "\n", "[    0.000000] h0 t:  \n");
 	/* Even a newline in the subsystem name cannot split the line. */
 	expect(0, 1, 0, "s\nx", "m", "[    0.000000] h0 s x: m\n");
+}
+
+/* Terminal escapes and bytes above 0x7e from outside text never reach the UART. */
+static void test_control_bytes(void **state)
+{
+	expect(0, 1, 0, "t", "a\tb\x1b[2J\x7f\xc3\xa9\x01",
+	       "[    0.000000] h0 t: a b?[2J????\n");
+	/* In a line that is cut too. */
+	char *buf = line(32, 0, 1, 0, "t", "\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b");
+
+	for (char *p = buf; *p != '\n'; p++)
+		assert_true(*p >= 0x20 && *p < 0x7f);
+	free(buf);
 }
 
 static void test_truncation(void **state)
@@ -251,6 +265,7 @@ int main(void)
 		cmocka_unit_test(test_large_seconds),
 		cmocka_unit_test(test_freq_zero),
 		cmocka_unit_test(test_newlines),
+		cmocka_unit_test(test_control_bytes),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_fit_boundary),
 		cmocka_unit_test(test_prefix_does_not_fit),

@@ -3,7 +3,8 @@
  * The stack against hand-built frames: ARP replies, ICMP echo, UDP to a
  * closed port, IPv4 validation (checksum, lengths, fragments), TCP resets
  * for closed ports and bad ACKs, a hand-driven handshake, malformed TCP
- * options, the half-open timeout, and a fuzz loop over mutated frames
+ * options, the half-open timeout, which closing slot a SYN takes when all
+ * are busy, the application's poll, and a fuzz loop over mutated frames
  * (run under ASan/UBSan by make unit).
  */
 #include <stdarg.h>
@@ -167,6 +168,38 @@ static void test_icmp_echo(void **state)
 	input(x, fb_icmp_echo(x->f, bcast, peer_mac, PEER_IP, NET_IP(10, 0, 0, 255), 1, 2,
 			      payload, 8));
 	assert_int_equal(sim_captured(x->sim, 0), 0);
+}
+
+/*
+ * The largest echo that fits in a reply is answered; a longer one (the
+ * frame net_input() takes may be 4 bytes over NET_FRAME_MAX) is dropped
+ * without its copy running past ns->tx into the next field, arp_tx (found
+ * by fuzzing; ASan cannot see inside one struct).
+ */
+static void test_icmp_echo_too_long(void **state)
+{
+	struct fx *x = *state;
+	static uint8_t payload[NET_MTU];
+	uint8_t arp_before[ETH_MIN_FRAME];
+	const uint8_t *r;
+	size_t i, len, room = NET_MTU - IP_HLEN - 8;
+
+	for (i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 13 + 5);
+	teach_arp(x);
+	input(x, fb_icmp_echo(x->f, x->mac, peer_mac, PEER_IP, OUR_IP, 3, 1, payload, room));
+	r = only_frame(x, &len);
+	assert_int_equal(len, NET_FRAME_MAX);
+	check_echo_reply(x, r, len, 3, 1, payload, room);
+
+	sim_clear_capture(x->sim, 0);
+	memcpy(arp_before, x->ns->arp_tx, sizeof(arp_before));
+	assert_int_equal(fb_icmp_echo(x->f, x->mac, peer_mac, PEER_IP, OUR_IP, 3, 2, payload,
+				      room + 4), NET_FRAME_MAX + 4);
+	input(x, NET_FRAME_MAX + 4);
+	assert_int_equal(sim_captured(x->sim, 0), 0);
+	assert_memory_equal(x->ns->arp_tx, arp_before, sizeof(arp_before));
+	assert_int_equal(stats(x)->icmp_echo, 1);
 }
 
 /* Unknown next hop: ARP request, one frame held, released by the reply. */
@@ -698,6 +731,191 @@ static void test_tcp_backlog(void **state)
 	assert_int_equal(tcp_listen(x->ns, 84, &app_cb, x), -28);
 }
 
+/* --- slots under pressure, the application's poll --------------------------- */
+
+/* An application that keeps every connection it is given, by peer port. */
+struct many {
+	struct tcp_pcb *pcb[NET_TCP_MAX_CONNS + 8];
+	uint16_t port[NET_TCP_MAX_CONNS + 8];
+	int n, closed, closed_reason, polls;
+	struct tcp_pcb *closed_pcb;	/* its fields are reset by then */
+};
+
+static int many_accepted(void *arg, struct tcp_pcb *c)
+{
+	struct many *m = arg;
+
+	m->pcb[m->n] = c;
+	m->port[m->n++] = tcp_remote_port(c);
+	return 0;
+}
+
+static void many_received(void *arg, struct tcp_pcb *c, const void *data, size_t len)
+{
+	if (len)
+		tcp_recved(c, len);
+}
+
+static void many_closed(void *arg, struct tcp_pcb *c, int reason)
+{
+	struct many *m = arg;
+
+	m->closed++;
+	m->closed_reason = reason;
+	m->closed_pcb = c;
+}
+
+static void many_poll(void *arg, struct tcp_pcb *c)
+{
+	struct many *m = arg;
+
+	m->polls++;
+}
+
+static const struct tcp_callbacks many_cb = {
+	.accepted = many_accepted, .received = many_received, .closed = many_closed,
+	.poll = many_poll,
+};
+
+static void syn_from(struct fx *x, uint16_t sport, struct fb_tcp_view *v)
+{
+	struct fb_tcp t = { .sport = sport, .dport = 80, .seq = 1, .flags = TCP_SYN,
+			    .wnd = 8192 };
+
+	sim_set_time_ms(x->sim, sim_now_ms(x->sim) + 1);	/* "oldest" is well defined */
+	input(x, fb_tcp(x->f, x->mac, peer_mac, PEER_IP, OUR_IP, &t));
+	if (v)
+		only_tcp(x, v);
+}
+
+static void ack_from(struct fx *x, uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags)
+{
+	struct fb_tcp t = { .sport = sport, .dport = 80, .seq = seq, .ack = ack,
+			    .flags = (uint8_t)(TCP_ACK | flags), .wnd = 8192 };
+
+	input(x, fb_tcp(x->f, x->mac, peer_mac, PEER_IP, OUR_IP, &t));
+}
+
+/* Opens a connection from @sport; returns the stack's ISN. */
+static uint32_t open_from(struct fx *x, uint16_t sport)
+{
+	struct fb_tcp_view v;
+
+	syn_from(x, sport, &v);
+	assert_int_equal(v.flags, TCP_SYN | TCP_ACK);
+	ack_from(x, sport, 2, v.seq + 1, 0);
+	return v.seq;
+}
+
+/*
+ * With every slot taken, a SYN takes a closing connection's slot, in the
+ * order tcp_close() documents: TIME_WAIT (silently), then FIN_WAIT_2
+ * (silently, the application gets closed(ABORTED)), then a half-open one,
+ * then FIN_WAIT_1 (the peer gets a RST); open connections are never
+ * taken, and once only they are left the SYN is dropped.
+ */
+static void test_tcp_reclaim_closing_slots(void **state)
+{
+	struct fx *x = *state;
+	struct many m = { 0 };
+	struct fb_tcp_view v;
+	uint32_t isn[NET_TCP_MAX_CONNS];
+	int i;
+
+	teach_arp(x);
+	assert_int_equal(tcp_listen(x->ns, 80, &many_cb, &m), 0);
+	for (i = 0; i < NET_TCP_MAX_CONNS; i++) {
+		sim_set_time_ms(x->sim, sim_now_ms(x->sim) + 1);
+		isn[i] = open_from(x, (uint16_t)(20000 + i));
+	}
+	assert_int_equal(m.n, NET_TCP_MAX_CONNS);
+	/* 5: FIN_WAIT_1 (our FIN never acknowledged); 7: FIN_WAIT_2; 9: TIME_WAIT. */
+	tcp_close(m.pcb[5]);
+	tcp_close(m.pcb[7]);
+	tcp_close(m.pcb[9]);
+	sim_clear_capture(x->sim, 0);
+	ack_from(x, 20007, 2, isn[7] + 2, 0);
+	ack_from(x, 20009, 2, isn[9] + 2, TCP_FIN);
+	assert_int_equal(x->ns->pcbs[9].state, TCPS_TIME_WAIT);
+	assert_int_equal(x->ns->pcbs[7].state, TCPS_FIN_WAIT_2);
+	assert_int_equal(x->ns->pcbs[5].state, TCPS_FIN_WAIT_1);
+	assert_int_equal(m.closed, 1);		/* 9, entering TIME_WAIT */
+	sim_clear_capture(x->sim, 0);
+
+	/* TIME_WAIT goes first and quietly. */
+	syn_from(x, 30000, &v);
+	assert_int_equal(v.flags, TCP_SYN | TCP_ACK);
+	assert_int_equal(x->ns->pcbs[9].state, TCPS_SYN_RCVD);
+	assert_int_equal(x->ns->pcbs[9].rport, 30000);
+	assert_int_equal(m.closed, 1);
+	/* Then FIN_WAIT_2 (no RST: all was acknowledged), before the SYN_RCVD just made. */
+	syn_from(x, 30001, &v);
+	assert_int_equal(v.flags, TCP_SYN | TCP_ACK);
+	assert_int_equal(x->ns->pcbs[7].rport, 30001);
+	assert_int_equal(m.closed, 2);
+	assert_ptr_equal(m.closed_pcb, m.pcb[7]);
+	assert_int_equal(m.closed_reason, TCP_CLOSED_ABORTED);
+	assert_int_equal(stats(x)->tcp_reclaimed, 1);
+	/* Then the oldest half-open one (30000), silently. */
+	syn_from(x, 30002, &v);
+	assert_int_equal(v.flags, TCP_SYN | TCP_ACK);
+	assert_int_equal(x->ns->pcbs[9].rport, 30002);
+	assert_int_equal(m.closed, 2);
+	/* Complete both half-open ones: now FIN_WAIT_1 is the only closing slot. */
+	ack_from(x, 30001, 2, x->ns->pcbs[7].iss + 1, 0);
+	ack_from(x, 30002, 2, x->ns->pcbs[9].iss + 1, 0);
+	assert_int_equal(m.n, NET_TCP_MAX_CONNS + 2);
+	sim_clear_capture(x->sim, 0);
+	syn_from(x, 30003, NULL);
+	assert_int_equal(sim_captured(x->sim, 0), 2);	/* RST to 20005, SYN-ACK */
+	{
+		size_t len;
+		const uint8_t *r = sim_capture(x->sim, 0, 0, &len);
+
+		assert_true(fb_parse_tcp(r, len, &v));
+		assert_int_equal(v.flags, TCP_RST | TCP_ACK);
+		assert_int_equal(v.dport, 20005);
+	}
+	assert_ptr_equal(m.closed_pcb, m.pcb[5]);
+	assert_int_equal(stats(x)->tcp_reclaimed, 2);
+	ack_from(x, 30003, 2, x->ns->pcbs[5].iss + 1, 0);
+	sim_clear_capture(x->sim, 0);
+	/* Only open connections left: the SYN is dropped, not reset. */
+	syn_from(x, 30004, NULL);
+	assert_int_equal(sim_captured(x->sim, 0), 0);
+	for (i = 0; i < NET_TCP_MAX_CONNS; i++)
+		assert_int_equal(x->ns->pcbs[i].state, TCPS_ESTABLISHED);
+}
+
+/* poll() comes every NET_TCP_POLL_MS while synchronized, and the timer says when. */
+static void test_tcp_app_poll(void **state)
+{
+	struct fx *x = *state;
+	struct many m = { 0 };
+	uint64_t t0;
+	uint32_t isn;
+
+	teach_arp(x);
+	assert_int_equal(tcp_listen(x->ns, 80, &many_cb, &m), 0);
+	syn_from(x, 20000, NULL);
+	advance(x, 2 * NET_TCP_POLL_MS);
+	assert_int_equal(m.polls, 0);		/* half-open: not yet */
+	sim_clear_capture(x->sim, 0);
+	ack_from(x, 20000, 2, x->ns->pcbs[0].iss + 1, 0);
+	isn = x->ns->pcbs[0].iss;
+	t0 = sim_now_ms(x->sim);
+	assert_true(net_next_timer(x->ns) <= t0 + NET_TCP_POLL_MS);
+	advance(x, 10 * NET_TCP_POLL_MS);
+	assert_true(m.polls >= 9 && m.polls <= 10);
+	/* Closing: still polled until TIME_WAIT, never after. */
+	tcp_close(m.pcb[0]);
+	ack_from(x, 20000, 2, isn + 2, TCP_FIN);
+	assert_int_equal(x->ns->pcbs[0].state, TCPS_TIME_WAIT);
+	m.polls = 0;
+	advance(x, 4 * NET_TCP_POLL_MS);
+	assert_int_equal(m.polls, 0);
+}
+
 /* --- fuzz ------------------------------------------------------------------ */
 
 /* Every frame the stack sends must be sane. */
@@ -820,6 +1038,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_arp_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_icmp_echo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_icmp_echo_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arp_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arp_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp_closed_port, setup, teardown),
@@ -831,6 +1050,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tcp_out_of_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_window_edge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_backlog, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_reclaim_closing_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_app_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),
 	};
 

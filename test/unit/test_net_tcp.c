@@ -30,7 +30,7 @@
 #define SRV_IP		NET_IP(10, 0, 0, 1)
 #define CLI_IP		NET_IP(10, 0, 0, 2)
 #define PORT		80
-#define MAX_APP		8
+#define MAX_APP		(NET_TCP_MAX_CONNS + 2)	/* test_connect_slots_and_ports fills every slot */
 #define MiB		(1024 * 1024)
 
 struct conn;

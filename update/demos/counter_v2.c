@@ -17,6 +17,14 @@
 #ifndef COUNTER_V2_SELFTEST
 #define COUNTER_V2_SELFTEST v2_selftest
 #endif
+#ifndef COUNTER_V2_TRANSFER
+#define COUNTER_V2_TRANSFER v1_to_v2
+#endif
+#ifndef COUNTER_V2_TRANSFER_BACK
+#define COUNTER_V2_TRANSFER_BACK v2_to_v1
+#endif
+/* A variant may replace any of them: the originals stay available to it. */
+#define COUNTER_V2_MAYBE_UNUSED __attribute__((unused))
 
 struct counter_v2 {
 	struct object obj;
@@ -24,7 +32,7 @@ struct counter_v2 {
 	long calls;
 };
 
-static long v2_add(struct object *self, long n)
+static COUNTER_V2_MAYBE_UNUSED long v2_add(struct object *self, long n)
 {
 	struct counter_v2 *c = (struct counter_v2 *)self;
 
@@ -52,21 +60,21 @@ static const struct class v2_class = {
 	.state_size = sizeof(struct counter_v2),
 };
 
-static int v1_to_v2(const struct object *from, struct object *to)
+static COUNTER_V2_MAYBE_UNUSED int v1_to_v2(const struct object *from, struct object *to)
 {
 	((struct counter_v2 *)to)->value = ((const struct counter_v1 *)from)->value;
 	((struct counter_v2 *)to)->calls = 0;
 	return 0;
 }
 
-static int v2_to_v1(const struct object *from, struct object *to)
+static COUNTER_V2_MAYBE_UNUSED int v2_to_v1(const struct object *from, struct object *to)
 {
 	((struct counter_v1 *)to)->value = ((const struct counter_v2 *)from)->value;
 	return 0;
 }
 
 /* A scratch instance must count what it is given. */
-static int v2_selftest(const struct class *cls)
+static COUNTER_V2_MAYBE_UNUSED int v2_selftest(const struct class *cls)
 {
 	struct counter_v2 c = { .value = 0 };
 	const struct counter_ops *ops = cls->ops;
@@ -83,8 +91,8 @@ const struct update_desc update_desc = {
 	.from = 1,
 	.to = 2,
 	.cls = &v2_class,
-	.transfer = v1_to_v2,
-	.transfer_back = v2_to_v1,
+	.transfer = COUNTER_V2_TRANSFER,
+	.transfer_back = COUNTER_V2_TRANSFER_BACK,
 	.selftest = COUNTER_V2_SELFTEST,
 	.mode = UPDATE_MODE_LAZY,
 };

@@ -14,6 +14,14 @@
 
 #define SLICE_TICKS 2
 
+/* Test variants (sched_v2_*.c) define this to their own pick before including this file. */
+#ifndef SCHED_V2_PICK
+#define SCHED_V2_PICK v2_pick
+#endif
+#ifndef SCHED_V2_ENQUEUE
+#define SCHED_V2_ENQUEUE v2_enqueue
+#endif
+
 struct sched_v2 {
 	struct object obj;
 	unsigned int nharts;
@@ -33,7 +41,7 @@ static unsigned int shortest(struct sched_v2 *s, unsigned int dflt)
 	return best;
 }
 
-static long v2_enqueue(struct object *self, struct thread *t)
+static __attribute__((unused)) long v2_enqueue(struct object *self, struct thread *t)
 {
 	struct sched_v2 *s = (struct sched_v2 *)self;
 	unsigned int h = t->affinity >= 0 ? (unsigned int)t->affinity
@@ -71,7 +79,8 @@ static struct thread *take(struct runq *q, int unpinned_only)
 	return t;
 }
 
-static long v2_pick(struct object *self, unsigned int hart, struct thread **out)
+static __attribute__((unused)) long v2_pick(struct object *self, unsigned int hart,
+					   struct thread **out)
 {
 	struct sched_v2 *s = (struct sched_v2 *)self;
 	struct thread *t;
@@ -123,8 +132,8 @@ static long v2_policy(struct object *self, const char **out)
 }
 
 static const struct sched_ops v2_ops = {
-	.enqueue = v2_enqueue,
-	.pick = v2_pick,
+	.enqueue = SCHED_V2_ENQUEUE,
+	.pick = SCHED_V2_PICK,
 	.tick = v2_tick,
 	.stats = v2_stats,
 	.policy = v2_policy,

@@ -14,6 +14,12 @@
 #ifndef UART_V2_TRANSFER
 #define UART_V2_TRANSFER copy_state
 #endif
+#ifndef UART_V2_WRITE
+#define UART_V2_WRITE v2_write
+#endif
+#ifndef UART_V2_IRQ
+#define UART_V2_IRQ v2_irq
+#endif
 
 static void put_burst(struct ns16550 *u, const char *buf, size_t len, size_t *i)
 {
@@ -31,7 +37,7 @@ static void put_burst(struct ns16550 *u, const char *buf, size_t len, size_t *i)
 	}
 }
 
-static long v2_write(struct object *self, const char *buf, size_t len)
+static __attribute__((unused)) long v2_write(struct object *self, const char *buf, size_t len)
 {
 	struct ns16550 *u = (struct ns16550 *)self;
 	size_t i = 0;
@@ -51,7 +57,7 @@ static long v2_rx_byte(struct object *self)
 							       : -KE_NODATA;
 }
 
-static long v2_irq(struct object *self)
+static __attribute__((unused)) long v2_irq(struct object *self)
 {
 	char buf[16];
 	long n = 0, c;
@@ -68,9 +74,9 @@ static long v2_rx_irq(struct object *self, int on)
 }
 
 static const struct uart_ops v2_ops = {
-	.write = v2_write,
+	.write = UART_V2_WRITE,
 	.rx_byte = v2_rx_byte,
-	.irq = v2_irq,
+	.irq = UART_V2_IRQ,
 	.rx_irq = v2_rx_irq,
 };
 

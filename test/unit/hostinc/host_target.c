@@ -16,4 +16,5 @@ uint64_t host_clock_step;
 unsigned long host_rdtime_calls;
 _Thread_local bool host_irq_on = true;
 unsigned long host_irq_saves;
+void (*host_irq_save_hook)(void);
 unsigned long host_wfi_calls;

@@ -8,7 +8,9 @@
  *    it); host_rdtime_calls counts the reads;
  *  - irq_save()/irq_restore()/irq_enable()/irq_disable() keep a per-thread
  *    "interrupts on" flag, host_irq_on (true at start), and count the
- *    saves, so a test can check code runs with interrupts off;
+ *    saves, so a test can check code runs with interrupts off; irq_save()
+ *    runs host_irq_save_hook first when interrupts were on (an interrupt
+ *    taken at the last instant);
  *  - mb(), wfi(), fence_i(), sfence_vma_all() do nothing (wfi counts).
  *
  * Definitions live in test/unit/hostinc/host_target.c.
@@ -28,6 +30,12 @@ extern unsigned long host_rdtime_calls;
 /* Fake interrupt state of the calling thread ("hart"). */
 extern _Thread_local bool host_irq_on;
 extern unsigned long host_irq_saves;
+/*
+ * Called by irq_save() when interrupts were on, just before they go off:
+ * an interrupt arriving at the last moment it still could (a test plays
+ * the handler there). NULL: none.
+ */
+extern void (*host_irq_save_hook)(void);
 extern unsigned long host_wfi_calls;
 
 static inline uint64_t rdtime(void)
@@ -67,6 +75,9 @@ static inline int irq_enabled(void)  { return host_irq_on; }
 static inline unsigned long irq_save(void)
 {
 	unsigned long was = host_irq_on ? SSTATUS_SIE : 0;
+
+	if (was && host_irq_save_hook)
+		host_irq_save_hook();
 
 	__atomic_add_fetch(&host_irq_saves, 1, __ATOMIC_RELAXED);
 	host_irq_on = false;
