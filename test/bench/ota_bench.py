@@ -23,6 +23,11 @@ kernel's own timestamp of that line, its timer restarts with the machine).
 Reboot + journal replay = the same on a second board whose state disk holds
 the small pack, committed (ota-server/journal_image.py writes it): the
 reboot-based way to get that update, replay included.
+Live, no workload = the same push on a third board booted with
+`workload=off` (no worker threads: its harts idle between updates): what
+the update itself costs when its harts' vCPUs are not competing with 8
+busy workers for the host's cores; shown beside, never instead of, the
+figure under load (docs/live-update.md, "Where the time goes").
 The kernel has no reboot command; an SBI SRST cold reboot ends in the same
 QEMU machine reset. Also shown: reboot until the network is up and the
 agent listens, a cold start (QEMU process start), and where the time of a
@@ -463,8 +468,9 @@ def run(kernel, small, big, rounds, timeout, tmp, instr_rounds=2):
     res = {k: [] for k in ("reboot", "reboot_k", "serving", "live", "live_k", "push",
                            "push_k", "big_applied", "tftp_rate", "tftp_host",
                            "phases_small", "phases_big", "replay", "replay_k",
-                           "stages_small", "stages_big", "instr_small", "instr_big")}
-    ub = board = rb = None
+                           "stages_small", "stages_big", "instr_small", "instr_big",
+                           "live_quiet", "live_quiet_k", "stages_quiet", "reboot_quiet")}
+    ub = board = rb = qb = None
     small_data, big_data = open(small, "rb").read(), open(big, "rb").read()
     try:
         # Instructions per stage: its own board, before the others start.
@@ -483,6 +489,10 @@ def run(kernel, small, big, rounds, timeout, tmp, instr_rounds=2):
         ub.pause()
         rb = ReplayBoard(kernel, small, timeout, tmp)
         rb.pause()
+        # The same board without the workload: what the update costs when its
+        # harts are not shared with 8 busy workers (see docs/live-update.md).
+        qb = OurBoard(kernel, timeout, tmp, "quiet", "workload=off")
+        qb.pause()
         board = OurBoard(kernel, timeout, tmp)
         res["cold"] = [board.cold]
         for r in range(rounds):
@@ -515,13 +525,22 @@ def run(kernel, small, big, rounds, timeout, tmp, instr_rounds=2):
             res["replay"].append(t)
             res["replay_k"].append(k)
             rb.pause()
+            qb.resume()
+            if r:
+                res["reboot_quiet"].append(qb.reset()[0])
+            qb.wait_serving()
+            h, k, st = qb.push(small_data, r" update: applied ", 60)
+            res["stages_quiet"].append(st["ns"])
+            res["live_quiet"].append(h["done"])
+            res["live_quiet_k"].append(k["done"] - k["rx"])
+            qb.pause()
             board.resume()
         t, k = board.reset()
         res["reboot"].append(t)
         res["reboot_k"].append(k)
         res["serving"].append(board.wait_serving())
     finally:
-        for m in (board, ub, rb):
+        for m in (board, ub, rb, qb):
             if m:
                 m.kill()
     return res
@@ -558,11 +577,13 @@ def print_stages(r, small, big, row):
     """Instructions from the -icount board (workload off), time from the
     timed rounds (workload on): medians."""
     print("  where a live update goes, per stage (board: update: stages lines; medians)")
-    row("    stage", "instr " + small, "instr " + big, "us " + small, "us " + big)
+    row("    stage", "instr " + small, "instr " + big, "us " + small, "us " + big,
+        "us %s no workload" % small)
     us = lambda ns: "%.1f" % (ns / 1000)
     for key, name in STAGE_ROWS:
         row("    " + name, stage_med(r["instr_small"], key, str), stage_med(r["instr_big"], key, str),
-            stage_med(r["stages_small"], key, us), stage_med(r["stages_big"], key, us))
+            stage_med(r["stages_small"], key, us), stage_med(r["stages_big"], key, us),
+            stage_med(r["stages_quiet"], key, us))
 
 
 def med(xs):
@@ -628,7 +649,10 @@ def main():
     row("update latency", "s host", "s board")
     row("live: PUT %s (%d B) -> applied" % (os.path.basename(small), n_small),
         span(r["live"], sec), span(r["live_k"], sec))
+    row("live, no workload: PUT -> applied", span(r["live_quiet"], sec),
+        span(r["live_quiet_k"], sec))
     row("reboot: system_reset -> boot: ready", span(r["reboot"], sec), span(r["reboot_k"], sec))
+    row("reboot, no workload: system_reset -> ready", span(r["reboot_quiet"], sec))
     row("reboot + journal replay of it -> boot: ready", span(r["replay"], sec),
         span(r["replay_k"], sec))
     row("reboot: system_reset -> net up + agent", span(r["serving"][1:], sec))
@@ -651,6 +675,8 @@ def main():
           % (med(push_h), med(tftp_h), med(push_h) / med(tftp_h)))
     print("bench: ota_live_vs_reboot live_s=%.3f reboot_s=%.3f ratio=%.3f"
           % (med(r["live"]), med(r["reboot"]), med(r["live"]) / med(r["reboot"])))
+    print("bench: ota_live_no_workload_vs_reboot live_s=%.3f reboot_s=%.3f ratio=%.3f"
+          % (med(r["live_quiet"]), med(r["reboot"]), med(r["live_quiet"]) / med(r["reboot"])))
     print("bench: ota_1m_applied_vs_download applied_s=%.3f download_s=%.3f ratio=%.3f"
           % (med(r["big_applied"]), med(r["push"]), med(r["big_applied"]) / med(r["push"])))
     for name, key in (("small", "instr_small"), ("1m", "instr_big")):
