@@ -70,13 +70,20 @@ int mem_init(const void *fdt)
 	return 0;
 }
 
-void *page_alloc(unsigned int order)
+void *page_alloc_uninit(unsigned int order)
 {
 	void *p;
 
 	spin_lock(&mem_lock);
 	p = page_pool_alloc(&pool, order);
 	spin_unlock(&mem_lock);
+	return p;
+}
+
+void *page_alloc(unsigned int order)
+{
+	void *p = page_alloc_uninit(order);
+
 	if (p)
 		memset(p, 0, PAGE_SIZE << order);
 	return p;

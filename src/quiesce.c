@@ -14,8 +14,22 @@
  * every online hart, then for every other thread to be idle or active only
  * since the new epoch. Nothing is stopped; the waiter yields.
  *
- * Locking: qs_epoch is atomic; the thread list is walked under its lock by
- * thread_for_each.
+ * quiesce_barrier() reaches the same state in microseconds rather than
+ * scheduler ticks, for a waiter that someone waits on (a pack being
+ * applied): every other hart is sent an IPI, which it answers at once
+ * (a generation boundary, trap.c); a thread that marks a quiescent point
+ * while a barrier is open gives its hart away once, so a thread preempted
+ * in the middle of a call there runs on and finishes it now instead of at
+ * the end of the running thread's slice; and the waiter neither spins nor
+ * queues behind threads that need nothing from it: it sleeps, and each
+ * hart's answer, and each thread that catches up, wakes it
+ * (quiesce_answer, quiesce_note_idle), so it looks again at once; while
+ * it sleeps its own hart runs the threads it waits for. (A spinning
+ * waiter would also skew QEMU -icount's counts: the other vCPUs would run
+ * only once it had used up its slice.)
+ *
+ * Locking: qs_epoch and qs_barriers are atomic; the thread list is walked
+ * under its lock by thread_for_each.
  */
 #include <kernel/thread.h>
 #include <kernel/hart.h>
@@ -25,17 +39,29 @@
 #include <kernel/errno.h>
 
 static volatile uint64_t qs_epoch = 1;
+static volatile unsigned int qs_barriers;	/* quiesce_barrier() calls waiting */
+static struct thread *volatile qs_waiter;	/* the one woken by answers */
+static volatile int qs_notified;		/* an answer came since its last look */
+static uint64_t qs_answered[MAX_HARTS];		/* each hart's last answered epoch */
 
 uint64_t quiesce_epoch(void)
 {
 	return __atomic_load_n(&qs_epoch, __ATOMIC_ACQUIRE);
 }
 
+static void barrier_notify(void);
+
 void thread_quiescent(void)
 {
 	struct thread *t = thread_current();
+	uint64_t epoch = quiesce_epoch(), was = t->qs_since;
 
-	__atomic_store_n(&t->qs_since, quiesce_epoch(), __ATOMIC_RELEASE);
+	__atomic_store_n(&t->qs_since, epoch, __ATOMIC_RELEASE);
+	/* Once per epoch: a thread preempted mid-call on this hart finishes it now. */
+	if (was < epoch && __atomic_load_n(&qs_barriers, __ATOMIC_ACQUIRE)) {
+		barrier_notify();
+		thread_yield();
+	}
 }
 
 static bool harts_passed(const uint64_t *snap)
@@ -120,4 +146,89 @@ int quiesce_wait(uint64_t timeout_us)
 			return -KE_TIMEDOUT;
 		thread_yield();
 	}
+}
+
+/* Every hart passed a boundary and every other thread caught up. */
+static bool barrier_passed(const uint64_t *snap, struct scan *s)
+{
+	if (!harts_passed(snap))
+		return false;
+	s->busy = 0;
+	thread_for_each(scan_thread, s);
+	return !s->busy;
+}
+
+/*
+ * Something the barrier waits for happened: wake its waiter to look again.
+ * Called from interrupt handlers and from a switch (the switching thread's
+ * lock held); never by the waiter itself.
+ */
+static void barrier_notify(void)
+{
+	struct thread *w = __atomic_load_n(&qs_waiter, __ATOMIC_ACQUIRE);
+
+	if (!w || w == this_hart()->cur)
+		return;
+	__atomic_store_n(&qs_notified, 1, __ATOMIC_RELEASE);
+	thread_wake(w);
+}
+
+void quiesce_answer(void)
+{
+	struct hart *h = this_hart();
+	uint64_t epoch;
+
+	if (!__atomic_load_n(&qs_barriers, __ATOMIC_ACQUIRE))
+		return;
+	epoch = quiesce_epoch();
+	if (qs_answered[h->index] != epoch) {
+		qs_answered[h->index] = epoch;
+		barrier_notify();
+	}
+}
+
+void quiesce_note_idle(uint64_t was)
+{
+	if (was < quiesce_epoch() && __atomic_load_n(&qs_barriers, __ATOMIC_ACQUIRE))
+		barrier_notify();
+}
+
+int quiesce_barrier(uint64_t timeout_us)
+{
+	uint64_t snap[MAX_HARTS];
+	uint64_t deadline = rdtime() + timer_us_to_ticks(timeout_us);
+	struct thread *self = thread_current(), *none = NULL;
+	struct scan s = { .self = self };
+	bool registered;
+	int rc = 0;
+
+	/* One waiter is woken by answers; another (never, today) by its ticks. */
+	registered = __atomic_compare_exchange_n(&qs_waiter, &none, self, false, __ATOMIC_ACQ_REL,
+					       __ATOMIC_ACQUIRE);
+	__atomic_add_fetch(&qs_barriers, 1, __ATOMIC_ACQ_REL);
+	s.epoch = __atomic_add_fetch(&qs_epoch, 1, __ATOMIC_ACQ_REL);
+	for (unsigned int i = 0; i < nharts_online; i++) {
+		snap[i] = __atomic_load_n(&hart_by_index(i)->gen, __ATOMIC_ACQUIRE);
+		if (hart_by_index(i) != this_hart())
+			smp_kick(i);
+	}
+	for (;;) {
+		uint64_t now;
+
+		/* Cleared before the look: a notification after it stops the sleep. */
+		__atomic_store_n(&qs_notified, 0, __ATOMIC_RELEASE);
+		if (barrier_passed(snap, &s))
+			break;
+		now = rdtime();
+		if (now > deadline) {
+			rc = -KE_TIMEDOUT;
+			break;
+		}
+		/* Asleep, this hart runs whoever it owes (threads stuck mid-call here). */
+		thread_sleep_unless(&qs_notified, timer_ticks_to_us(deadline - now) + 1);
+	}
+	if (registered)
+		__atomic_store_n(&qs_waiter, NULL, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&qs_barriers, 1, __ATOMIC_ACQ_REL);
+	return rc;
 }

@@ -233,6 +233,10 @@ void smp_kick(unsigned int index)
 {
 	struct hart *h = hart_by_index(index);
 
-	if (h && h->online && h != this_hart())
+	if (!h || !h->online)
+		return;
+	if (h != this_hart())
 		sbi_send_ipi(1UL << h->hartid, 0);
+	else
+		h->need_resched = true;	/* e.g. a wakeup from an interrupt handler here */
 }

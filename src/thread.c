@@ -22,6 +22,7 @@
 #include <kernel/timer.h>
 #include <kernel/smp.h>
 #include <kernel/tls.h>
+#include <kernel/vm.h>
 #include <kernel/unwind.h>
 #include <kernel/update_engine.h>
 
@@ -71,7 +72,7 @@ static void enqueue(struct thread *t)
 	sched_enqueue(sched_ref, t);
 }
 
-struct thread *thread_create(const char *name, thread_fn fn, void *arg, int affinity)
+static struct thread *create(const char *name, thread_fn fn, void *arg, int affinity, bool next)
 {
 	struct thread *t;
 
@@ -109,6 +110,7 @@ struct thread *thread_create(const char *name, thread_fn fn, void *arg, int affi
 
 	spin_lock(&t->lock);
 	t->state = THREAD_RUNNABLE;
+	t->woken = next;
 	enqueue(t);
 	spin_unlock(&t->lock);
 	return t;
@@ -118,6 +120,16 @@ fail:
 	kfree(t->tls);
 	kfree(t);
 	return NULL;
+}
+
+struct thread *thread_create(const char *name, thread_fn fn, void *arg, int affinity)
+{
+	return create(name, fn, arg, affinity, false);
+}
+
+struct thread *thread_create_next(const char *name, thread_fn fn, void *arg, int affinity)
+{
+	return create(name, fn, arg, affinity, true);
 }
 
 /*
@@ -170,8 +182,12 @@ static void sched_switch(struct thread *t, bool voluntary)
 		      irq_enabled(), t->state);
 	if (voluntary && t->ip_top && in_counted_call(t))
 		voluntary = false;
-	if (voluntary)
+	if (voluntary) {
+		uint64_t was = t->qs_since;
+
 		__atomic_store_n(&t->qs_since, QS_IDLE, __ATOMIC_RELEASE);
+		quiesce_note_idle(was);
+	}
 	was_on = h->irq_was_on;
 	ctx_switch(&t->ctx, &h->sched_ctx);
 	this_hart()->irq_was_on = was_on;
@@ -196,20 +212,59 @@ void thread_preempt(void)
 
 	spin_lock(&t->lock);
 	t->state = THREAD_RUNNABLE;
+	/* Not time-sliced against its hart's other threads (a pack being applied). */
+	t->woken = t->urgent;
 	sched_switch(t, false);
 	spin_unlock(&t->lock);
 }
 
 void thread_sleep_us(uint64_t usec)
 {
+	thread_sleep_unless(NULL, usec);
+}
+
+void thread_sleep_unless(const volatile int *done, uint64_t usec)
+{
 	struct thread *t = thread_current();
 
 	check_blocking(t);
 	spin_lock(&t->lock);
-	t->wake_at = rdtime() + timer_us_to_ticks(usec);
-	t->state = THREAD_SLEEPING;
-	sched_switch(t, true);
+	if (!done || !__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
+		t->wake_at = rdtime() + timer_us_to_ticks(usec);
+		t->state = THREAD_SLEEPING;
+		sched_switch(t, true);
+	}
 	spin_unlock(&t->lock);
+}
+
+/*
+ * The sleeper lists hold a thread from its filing (under its lock, by the
+ * loop) until thread_wake_sleepers() takes it off (wake_at set to 0 under
+ * the list's lock) or this takes it: whoever unlinks it enqueues it.
+ */
+bool thread_wake(struct thread *t)
+{
+	bool woke = false;
+
+	spin_lock(&t->lock);
+	if (t->state == THREAD_SLEEPING) {
+		struct hart *h = hart_by_index((unsigned int)t->hart);
+
+		spin_lock(&h->sleep_lock);
+		if (t->wake_at) {
+			list_del(&t->wait_node);
+			t->wake_at = 0;
+			woke = true;
+		}
+		spin_unlock(&h->sleep_lock);
+	}
+	if (woke) {
+		t->state = THREAD_RUNNABLE;
+		t->woken = true;
+		enqueue(t);
+	}
+	spin_unlock(&t->lock);
+	return woke;
 }
 
 void thread_exit(void)
@@ -283,6 +338,7 @@ void thread_wake_sleepers(struct hart *h, uint64_t now)
 		if (t->wake_at > now)
 			break;
 		list_del(&t->wait_node);
+		t->wake_at = 0;		/* taken: thread_wake() leaves it alone */
 		list_add_tail(&t->wait_node, &expired);
 	}
 	spin_unlock(&h->sleep_lock);
@@ -343,6 +399,7 @@ void sched_loop(void)
 		struct thread *t = NULL;
 
 		/* Quiescent point: no call of this hart's is in progress here. */
+		vm_sync_hart();
 		__atomic_store_n(&h->gen, h->gen + 1, __ATOMIC_RELEASE);
 		irq_enable();
 		irq_disable();
@@ -352,6 +409,7 @@ void sched_loop(void)
 			wfi();
 			continue;
 		}
+		vm_sync_hart();		/* it may have been queued after a module load */
 		spin_lock(&t->lock);
 		t->state = THREAD_RUNNING;
 		t->hart = (int)h->index;

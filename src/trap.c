@@ -21,6 +21,7 @@
 #include <string.h>
 #include <kernel/trap.h>
 #include <kernel/riscv.h>
+#include <kernel/vm.h>
 #include <kernel/hart.h>
 #include <kernel/thread.h>
 #include <kernel/timer.h>
@@ -272,7 +273,9 @@ static void interrupt(uint64_t irq)
 		h->soft_irqs++;
 		csr_clear(sip, SIE_SSIE);
 		/* No other handler runs here now: a quiescent point (quiesce.c). */
+		vm_sync_hart();
 		__atomic_store_n(&h->gen, h->gen + 1, __ATOMIC_RELEASE);
+		quiesce_answer();
 		stw_park_if_requested();
 		/* A kick usually means work was queued here: let it run now. */
 		h->need_resched = true;

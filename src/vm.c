@@ -207,6 +207,60 @@ static int set_pages(uintptr_t first, size_t stride, size_t count, unsigned long
 	return err;
 }
 
+/*
+ * Lazy changes (vm_protect_lazy): each one bumps vm_sync_seq after it is
+ * written; a hart that sees a new value fences before its quiescent point
+ * counts, so the fence covers every change published up to that value.
+ */
+static volatile uint64_t vm_sync_seq;
+
+void vm_sync_hart(void)
+{
+	struct hart *h = this_hart();
+	uint64_t seq = __atomic_load_n(&vm_sync_seq, __ATOMIC_ACQUIRE);
+
+	if (h->vm_synced != seq) {
+		sfence_vma_all();
+		fence_i();
+		h->vm_synced = seq;
+	}
+}
+
+int vm_protect_lazy(uintptr_t va, size_t len, unsigned long perm)
+{
+	int err = 0;
+
+	if ((perm & VM_W) && (perm & VM_X))
+		return -KE_PERM;
+	if (len & (PAGE_SIZE - 1))
+		return -KE_INVAL;
+	if (!len)
+		return 0;
+	if (va & (PAGE_SIZE - 1) || va < (uintptr_t)__kernel_end || va + len > mem_ram_end)
+		return -KE_INVAL;
+	spin_lock(&vm_lock);
+	for (uintptr_t a = va; a < va + len && !err; a += PAGE_SIZE) {
+		pte_t *e = walk(shared_root, a, 0, true);
+
+		if (!e)
+			err = -KE_NOMEM;
+		else
+			*e = perm ? make_pte(a, perm | PTE_G | PTE_A | PTE_D) : 0;
+	}
+	spin_unlock(&vm_lock);
+	{
+		/* On one hart from the bump to the note: the fences must be its own. */
+		unsigned long flags = irq_save();
+		uint64_t seq = __atomic_add_fetch(&vm_sync_seq, 1, __ATOMIC_ACQ_REL);
+
+		sfence_vma_all();
+		fence_i();
+		this_hart()->vm_synced = seq;
+		irq_restore(flags);
+	}
+	return err;
+}
+
 int vm_map_io(uintptr_t pa, size_t len)
 {
 	uintptr_t start = pa & ~(PAGE_SIZE - 1), end = pa + len;

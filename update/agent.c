@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <kernel/agent.h>
+#include <kernel/irq.h>
 #include <kernel/update.h>
 #include <kernel/update_engine.h>
 #include <kernel/object.h>
@@ -31,6 +32,7 @@
 #include <kernel/escape.h>
 #include <kernel/persist.h>
 #include <kernel/netif.h>
+#include <kernel/stage_stats.h>
 
 #define NEVENTS		8
 #define EVENT_LEN	96
@@ -292,6 +294,7 @@ static enum update_result verify_and_apply(struct agent_job *j)
 {
 	enum update_result r;
 
+	stage_end(STAGE_HANDOFF);
 	/* One pass: the engine checks the pack once and tells us when it passed. */
 	update_verified_hook = on_verified;
 	r = update_apply_pack(j->pack, j->size);
@@ -323,6 +326,7 @@ static void ota_main(void *arg)
 
 		j->detail[0] = '\0';
 		r = verify_and_apply(j);
+		stage_report(update_last_seq());
 		agent_pack_free(j->pack, j->size);
 		j->pack = NULL;
 		if (r != UPDATE_OK)
@@ -353,7 +357,8 @@ void agent_start(void)
 		return;
 	if (persist_saved_state(&st, &res, reason, sizeof(reason)) && res <= AGENT_RES_FAILED)
 		result = (enum agent_result)res;	/* the state itself restarts idle */
-	thread_create("ota", ota_main, NULL, THREAD_ANY_HART);
+	/* Beside the network thread: a received pack is handed over without an IPI. */
+	thread_create("ota", ota_main, NULL, IRQ_HART_INDEX);
 	agent_http_start();
 }
 

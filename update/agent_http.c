@@ -45,6 +45,7 @@
 #include <kernel/timer.h>
 #include <kernel/riscv.h>
 #include <kernel/errno.h>
+#include <kernel/stage_stats.h>
 
 #define AGENT_MAX_CONNS		40
 #define AGENT_HEAD_MS		30000
@@ -315,6 +316,7 @@ static void body_bytes(struct conn *c, const char *data, size_t len)
 		return;
 	c->phase = CONN_VERDICT;
 	klog("ota", "downloaded bytes=%zu", up.job.size);
+	stage_begin(STAGE_HANDOFF);	/* ended by the ota thread when it starts checking */
 	if (agent_submit_job(&up.job)) {
 		upload_abort(c, "internal");
 		respond_error(c, 500, "update-failed", "the pack could not be handed over");

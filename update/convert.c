@@ -49,6 +49,7 @@
 #include <kernel/log.h>
 #include <kernel/timer.h>
 #include <kernel/errno.h>
+#include <kernel/stage_stats.h>
 #include <kernel/unwind.h>
 
 #define COOKIE_PROBATION UNW_PROBATION
@@ -333,7 +334,7 @@ int convert_instance(struct object *old, struct object **out)
 	unsigned long flags;
 	bool free_old = false;
 	struct object *n = NULL;
-	uint64_t t0;
+	uint64_t t0, i0;
 	int rc;
 
 	if (to == from)
@@ -342,7 +343,10 @@ int convert_instance(struct object *old, struct object **out)
 		return -KE_FAULT;	/* its transfer faulted after probation: it stays */
 	if (__atomic_load_n(&old->inflight, __ATOMIC_ACQUIRE) & OBJ_CLAIMED)
 		return -KE_ALREADY;
-	/* Off before the claim: a handler here must never find it claimed by us. */
+	/*
+	 * Off before the claim: no handler here may find it claimed by us, and
+	 * no preemption may leave it claimed.
+	 */
 	flags = irq_save();
 	if (!__atomic_compare_exchange_n(&old->inflight, &zero, OBJ_CLAIMED, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -356,6 +360,7 @@ int convert_instance(struct object *old, struct object **out)
 		return -KE_STALE;
 	}
 	t0 = rdtime();
+	i0 = rdinstret();
 	this_hart()->converting = old;
 	if (back) {
 		n = build_back(old, to);
@@ -387,6 +392,7 @@ int convert_instance(struct object *old, struct object **out)
 	}
 	this_hart()->converting = NULL;
 	note_blackout(rdtime() - t0);
+	stage_first_conversion(rdinstret() - i0, rdtime() - t0);
 	irq_restore(flags);
 	if (rc)
 		return rc;

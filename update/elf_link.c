@@ -92,9 +92,9 @@ static void copy_sections(const struct link *l)
 	unsigned int i;
 
 	if (m->text_size)
-		memset(l->buf[0], 0, m->text_size);
+		kmemzero(l->buf[0], m->text_size);
 	if (m->data_size)
-		memset(l->buf[1], 0, m->data_size);
+		kmemzero(l->buf[1], m->data_size);
 	for (i = 1; i < m->shnum; i++) {
 		if (!sec_loaded(m, i))
 			continue;
@@ -105,8 +105,8 @@ static void copy_sections(const struct link *l)
 		 * (found by test/fuzz on gcc's empty .data).
 		 */
 		if (sh.sh_type != SHT_NOBITS && sh.sh_size)
-			memcpy(l->buf[region_of(m, i)] + m->sec_off[i], m->elf + sh.sh_offset,
-			       sh.sh_size);
+			kmemcpy(l->buf[region_of(m, i)] + m->sec_off[i], m->elf + sh.sh_offset,
+				sh.sh_size);
 	}
 }
 
@@ -143,7 +143,7 @@ static int pcrel_hi(const struct link *l, const struct reloc *rl, uint64_t *hi)
 					   : d - 1;
 			if (j >= n)
 				continue;
-			memcpy(&h, m->elf + sh.sh_offset + j * sizeof(h), sizeof(h));
+			kmemcpy(&h, m->elf + sh.sh_offset + j * sizeof(h), sizeof(h));
 			if ((uint32_t)h.r_info != R_PCREL_HI20 || h.r_offset != s.st_value)
 				continue;
 			ret = sym_value(l, h.r_info >> 32, &S);
@@ -353,7 +353,7 @@ static int apply_section(const struct link *l, unsigned int rsec)
 	tsh = shdr(m, rl.tsec);
 	n = sh.sh_size / sizeof(rl.r);
 	for (rl.k = 0; rl.k < n; rl.k++) {
-		memcpy(&rl.r, m->elf + sh.sh_offset + rl.k * sizeof(rl.r), sizeof(rl.r));
+		kmemcpy(&rl.r, m->elf + sh.sh_offset + rl.k * sizeof(rl.r), sizeof(rl.r));
 		ret = apply_one(l, &rl, &tsh);
 		if (ret)
 			return ret;

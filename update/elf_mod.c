@@ -10,7 +10,7 @@
  * input: a bad signing key or a toolchain bug must not become memory
  * corruption in the kernel. Every header, table and string is bounds-checked
  * with overflow-safe arithmetic before use, and every structure is read with
- * memcpy, since the image may sit at any alignment inside the pack.
+ * a copy (kmemcpy), since the image may sit at any alignment inside the pack.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -63,7 +63,7 @@ static int parse_ehdr(struct elf_mod *m)
 
 	if (m->size < sizeof(eh))
 		return elf_mod_fail(m, -KE_INVAL, "file too short for an ELF header");
-	memcpy(&eh, m->elf, sizeof(eh));
+	kmemcpy(&eh, m->elf, sizeof(eh));
 	if (memcmp(eh.e_ident, ident, 4))
 		return elf_mod_fail(m, -KE_INVAL, "not an ELF file");
 	if (eh.e_ident[4] != ident[4])
@@ -255,6 +255,7 @@ static int check_symtab(struct elf_mod *m)
 	if (shdr(m, sh.sh_link).sh_type != SHT_STRTAB)
 		return elf_mod_fail(m, -KE_INVAL, "symbol string table is not SHT_STRTAB");
 	m->strtab = sh.sh_link;
+	m->symoff = sh.sh_offset;	/* in bounds: check_sections() */
 	m->nsyms = sh.sh_size / sizeof(struct elf64_sym);
 	m->nlocal = sh.sh_info;
 	if (m->nsyms == 0 || m->nlocal == 0 || m->nlocal > m->nsyms)
@@ -286,7 +287,7 @@ static int check_rela(const struct elf_mod *m, unsigned int i)
 			    i, sec_name(m, i));
 	n = sh.sh_size / sizeof(r);
 	for (k = 0; k < n; k++) {
-		memcpy(&r, m->elf + sh.sh_offset + k * sizeof(r), sizeof(r));
+		kmemcpy(&r, m->elf + sh.sh_offset + k * sizeof(r), sizeof(r));
 		if ((r.r_info >> 32) >= m->nsyms)
 			return elf_mod_fail(m, -KE_INVAL, "relocation %zu in %s: bad symbol %lu",
 				    k, sec_name(m, i), (unsigned long)(r.r_info >> 32));
@@ -316,7 +317,7 @@ int elf_mod_parse(const void *elf, size_t size, struct elf_mod *m,
 {
 	int ret;
 
-	memset(m, 0, sizeof(*m));
+	kmemzero(m, sizeof(*m));
 	m->elf = elf;
 	m->size = size;
 	elf_mod_set_err(m, err, errlen);

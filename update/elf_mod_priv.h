@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <kernel/elf_mod.h>
+#include <kernel/kstring.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	       "ELF structures are read in place: needs a little-endian host");
@@ -125,7 +126,7 @@ static inline struct elf64_shdr shdr(const struct elf_mod *m, unsigned int i)
 {
 	struct elf64_shdr sh;
 
-	memcpy(&sh, m->elf + m->shoff + (size_t)i * sizeof(sh), sizeof(sh));
+	kmemcpy(&sh, m->elf + m->shoff + (size_t)i * sizeof(sh), sizeof(sh));
 	return sh;
 }
 
@@ -133,7 +134,7 @@ static inline struct elf64_sym sym(const struct elf_mod *m, size_t i)
 {
 	struct elf64_sym s;
 
-	memcpy(&s, m->elf + shdr(m, m->symtab).sh_offset + i * sizeof(s), sizeof(s));
+	kmemcpy(&s, m->elf + m->symoff + i * sizeof(s), sizeof(s));
 	return s;
 }
 

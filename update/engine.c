@@ -42,6 +42,7 @@
 #include <kernel/export.h>
 #include <kernel/stw.h>
 #include <kernel/persist.h>
+#include <kernel/stage_stats.h>
 #include <kernel/unwind.h>
 #include <kernel/hart.h>
 #include <kernel/smp.h>
@@ -132,10 +133,11 @@ static int version_of(void *ctx, const char *class_name, uint32_t *v)
 
 /*
  * A self-test runs in a thread of its own, pinned to another hart than
- * the engine's (when there is one), under a recovery point: a trap in it
- * fails the test at once. One that overruns SELFTEST_TIMEOUT_US (on the
- * clock and in its hart's running time, selftest_late()) is asked to stop
- * at its next preemption point; if it does, its module is freed as
+ * the engine's (when there is one) and first in line there, under a
+ * recovery point: a trap in it fails the test at once. Its exit wakes the
+ * engine (no scheduler tick between). One that overruns SELFTEST_TIMEOUT_US
+ * (on the clock and in its hart's running time, selftest_late()) is asked
+ * to stop at its next preemption point; if it does, its module is freed as
  * usual. If it does not within SELFTEST_KILL_US (it spins with interrupts
  * off, or sleeps), the engine abandons the run to the thread: the module is
  * freed when the thread finally exits, and a hart that no longer answers
@@ -152,6 +154,8 @@ struct selftest_run {
 	struct thread *thread;
 	unsigned int hart;
 	volatile int done;	/* 1: returned, 2: trapped */
+	volatile int exited;	/* state went ST_EXITED (read without the lock) */
+	struct thread *waiter;	/* the engine while it waits: woken at the exit */
 	int result;
 };
 
@@ -164,6 +168,9 @@ static void selftest_exit(void *arg)
 	state = r->state;
 	r->state = ST_EXITED;
 	r->thread = NULL;
+	__atomic_store_n(&r->exited, 1, __ATOMIC_RELEASE);
+	if (r->waiter)
+		thread_wake(r->waiter);	/* it runs next there: no tick to wait for */
 	spin_unlock(&r->lock);
 	if (state != ST_ABANDONED)
 		return;		/* the engine frees r and the module */
@@ -201,12 +208,13 @@ static int selftest_state(struct selftest_run *r)
 /* Waits until @r's thread exited or @us passed; true if it exited. */
 static bool selftest_wait_exit(struct selftest_run *r, uint64_t us)
 {
-	uint64_t deadline = rdtime() + timer_us_to_ticks(us);
+	uint64_t deadline = rdtime() + timer_us_to_ticks(us), now;
 
-	while (selftest_state(r) != ST_EXITED) {
-		if (rdtime() > deadline)
+	while (!__atomic_load_n(&r->exited, __ATOMIC_ACQUIRE)) {
+		now = rdtime();
+		if (now > deadline)
 			return false;
-		thread_sleep_us(1000);
+		thread_sleep_unless(&r->exited, timer_ticks_to_us(deadline - now) + 1);
 	}
 	return true;
 }
@@ -272,8 +280,10 @@ static int run_selftest(const struct update_desc *d, struct module *mod, bool *a
 		}
 	}
 	ticks0 = __atomic_load_n(&hart_by_index(r->hart)->timer_irqs, __ATOMIC_RELAXED);
+	r->waiter = thread_current();
+	/* First in line there, like a woken thread: its exit wakes us. */
 	spin_lock(&r->lock);
-	t = thread_create("selftest", selftest_main, r, (int)r->hart);
+	t = thread_create_next("selftest", selftest_main, r, (int)r->hart);
 	r->thread = t;
 	spin_unlock(&r->lock);
 	/* (r->thread may be NULL already: a quick self-test is over and gone.) */
@@ -281,8 +291,10 @@ static int run_selftest(const struct update_desc *d, struct module *mod, bool *a
 		kfree(r);
 		return -KE_NOMEM;
 	}
-	while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) && !selftest_late(r, t0, ticks0))
-		thread_sleep_us(1000);
+	/* Late only once its hart ran long enough too (selftest_late). */
+	if (!selftest_wait_exit(r, SELFTEST_TIMEOUT_US))
+		while (!selftest_late(r, t0, ticks0) && !selftest_wait_exit(r, 100000))
+			;
 	if (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) {
 		rc = r->done == 2 ? -KE_FAULT : r->result ? -KE_INVAL : 0;
 		selftest_wait_exit(r, SELFTEST_KILL_US);	/* returns at once: it is ending */
@@ -299,6 +311,7 @@ static int run_selftest(const struct update_desc *d, struct module *mod, bool *a
 			     (unsigned long)(timer_ticks_to_us(rdtime() - t0) / 1000));
 		} else {
 			spin_lock(&r->lock);
+			r->waiter = NULL;
 			if (r->state == ST_RUNNING) {
 				r->state = ST_ABANDONED;
 				*abandoned = true;
@@ -388,6 +401,7 @@ static enum update_result load_step(struct update_record *rec, unsigned int i, c
 		return rc == -KE_NOMEM ? UPDATE_ERR_NOMEM : UPDATE_ERR_LINK;
 	}
 	s->d = s->mod->desc;
+	stage_begin(STAGE_DESCRIPTOR);
 	r = check_desc(s->d, ps, class_before(rec, i), err, errlen);
 	if (r != UPDATE_OK)
 		return r;
@@ -398,10 +412,13 @@ static enum update_result load_step(struct update_record *rec, unsigned int i, c
 	s->cv->transfer = s->d->transfer;
 	s->cv->transfer_back = s->d->transfer_back;
 	s->cv->module = s->mod;
+	stage_end(STAGE_DESCRIPTOR);
 	if (s->d->selftest) {
 		bool abandoned;
 
+		stage_begin(STAGE_SELFTEST);
 		rc = run_selftest(s->d, s->mod, &abandoned);
+		stage_end(STAGE_SELFTEST);
 		if (rc) {
 			if (abandoned) {
 				s->keep_code = true;	/* its thread frees it */
@@ -459,7 +476,9 @@ static enum update_result check(struct update_record *rec, const void *pack, siz
 
 	if (rc)
 		return pack_err_integrity(rc) ? UPDATE_ERR_INTEGRITY : UPDATE_ERR_MALFORMED;
+	stage_begin(STAGE_CHAIN);
 	r = chain_check(&rec->pack, KERNEL_ABI, last_seq, version_of, NULL, err, errlen);
+	stage_end(STAGE_CHAIN);
 	if (r != UPDATE_OK)
 		return r;
 	if (update_verified_hook)
@@ -544,6 +563,10 @@ static void convert_eager(struct update_record *rec, uint64_t switched)
 			cw->convert_ticks = rdtime() - t1;
 		}
 		update_last_timing.apply_ticks += cw->convert_ticks;
+		if (c + 1 == rec->nclasses) {
+			stage_end(STAGE_CONVERT);	/* the last `applied` line comes next */
+			stage_end(STAGE_TOTAL);
+		}
 		log_applied(cw, switched);
 	}
 }
@@ -553,9 +576,11 @@ static enum update_result commit(struct update_record *rec)
 	uint64_t t0 = rdtime(), switched;
 	int rc;
 
+	stage_begin(STAGE_QUIESCE);
 	for (unsigned int c = 0; c < rec->nclasses; c++)
 		set_old_versions(&rec->classes[c], CV_CURRENT, CV_FORWARD);
-	rc = quiesce_wait(QUIESCE_TIMEOUT_US);
+	rc = quiesce_barrier(QUIESCE_TIMEOUT_US);
+	stage_end(STAGE_QUIESCE);
 	if (rc) {
 		for (unsigned int c = 0; c < rec->nclasses; c++)
 			set_old_versions(&rec->classes[c], CV_FORWARD, CV_CURRENT);
@@ -572,11 +597,16 @@ static enum update_result commit(struct update_record *rec)
 		/* O(classes): nothing to gain from being preempted in the middle. */
 		unsigned long flags = irq_save();
 
+		stage_begin(STAGE_SWITCH);
 		switch_versions(rec);
+		stage_end(STAGE_SWITCH);
 		switched = rdtime() - t0;
 		irq_restore(flags);
 	}
 	update_last_timing.apply_ticks = switched;
+	/* Eager conversion is O(instances): time-sliced like any long job. */
+	thread_current()->urgent = false;
+	stage_begin(STAGE_CONVERT);
 	convert_eager(rec, switched);
 	update_last_timing.max_blackout_ticks = convert_max_blackout_ticks(false);
 	return UPDATE_OK;
@@ -614,22 +644,42 @@ enum update_result update_apply_pack(const void *pack, size_t size)
 	return update_apply_pack_flags(pack, size, 0);
 }
 
+/* The apply itself; the caller's thread runs it first in line on its hart. */
+static enum update_result apply_pack(const void *pack, size_t size, unsigned int flags);
+
 enum update_result update_apply_pack_flags(const void *pack, size_t size, unsigned int flags)
+{
+	struct thread *t = thread_current();
+	bool was_urgent = t->urgent;
+	enum update_result r;
+
+	if (__atomic_exchange_n(&update_busy, 1, __ATOMIC_ACQ_REL))
+		return UPDATE_ERR_BUSY;
+	/* Milliseconds of work, waited for by a network peer: not time-sliced. */
+	t->urgent = true;
+	r = apply_pack(pack, size, flags);
+	t->urgent = was_urgent;
+	return r;
+}
+
+static enum update_result apply_pack(const void *pack, size_t size, unsigned int flags)
 {
 	struct update_record *rec = &update_rec;
 	enum update_result r;
 	char err[128] = "";
 
-	if (__atomic_exchange_n(&update_busy, 1, __ATOMIC_ACQ_REL))
-		return UPDATE_ERR_BUSY;
 	memset(rec, 0, sizeof(*rec));
+	stage_reset();
+	stage_begin(STAGE_TOTAL);
 	rec->probation_us = (flags & UPDATE_REPLAY) ? update_replay_probation_us
 						    : update_probation_us;
 	r = check(rec, pack, size, err, sizeof(err));
 	memset(&update_last_timing, 0, sizeof(update_last_timing));
 	if (r == UPDATE_OK && !(flags & (UPDATE_REPLAY | UPDATE_STOP_THE_WORLD))) {
 		/* Durable before anything changes: stored, flushed, floor raised. */
+		stage_begin(STAGE_JOURNAL);
 		r = persist_intent(pack, size, rec->pack.seq, err, sizeof(err));
+		stage_end(STAGE_JOURNAL);
 		rec->journaled = r == UPDATE_OK;
 		if (rec->journaled)
 			last_seq = rec->pack.seq;	/* its number is spent whatever follows */

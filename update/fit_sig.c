@@ -500,23 +500,24 @@ static int fs_key_exponent(const void *keys, int node, uint64_t *e)
 	return 0;
 }
 
-/* The Montgomery constants mkimage stored must be the ones of the modulus. */
-static bool fs_key_consts_ok(const void *keys, int node, const struct rsa_pubkey *k)
+/*
+ * The Montgomery constants mkimage stored, least significant word first
+ * for rsa.c, which checks they are the modulus's (not trusted: verified).
+ */
+static bool fs_key_consts(const void *keys, int node, unsigned int bits, uint32_t *rr,
+			  uint32_t *n0inv)
 {
-	const fdt32_t *rr;
-	uint32_t n0inv;
-	unsigned int i;
+	const fdt32_t *p;
+	unsigned int i, nwords = bits / 32;
 	int len;
 
-	if (fs_u32(keys, node, "rsa,n0-inverse", &n0inv) || n0inv != k->n0inv)
+	if (fs_u32(keys, node, "rsa,n0-inverse", n0inv))
 		return false;
-	rr = fdt_getprop(keys, node, "rsa,r-squared", &len);
-	if (!rr || (unsigned int)len != 4 * k->nwords)
+	p = fdt_getprop(keys, node, "rsa,r-squared", &len);
+	if (!p || (unsigned int)len != 4 * nwords)
 		return false;
-	for (i = 0; i < k->nwords; i++) {
-		if (fdt32_ld(&rr[i]) != k->rr[k->nwords - 1 - i])
-			return false;
-	}
+	for (i = 0; i < nwords; i++)
+		rr[nwords - 1 - i] = fdt32_ld(&p[i]);
 	return true;
 }
 
@@ -525,10 +526,11 @@ static int fs_load_key(struct fs_ctx *c, const struct fs_sig *s, int node,
 {
 	const char *kname = fs_key_name(c->keys, node);
 	const char *algo = fs_str(c->keys, node, "algo");
+	uint32_t bits, n0inv = 0, rr[RSA_MAX_WORDS];
 	const uint8_t *mod;
-	uint32_t bits;
 	uint64_t e;
-	int len;
+	int len, rc;
+	bool have;
 
 	if (!algo || strcmp(algo, s->algo))
 		return fs_fail(c, -KE_PERM, "%.16s: key %.16s is %.16s, not %.16s", s->name,
@@ -538,9 +540,15 @@ static int fs_load_key(struct fs_ctx *c, const struct fs_sig *s, int node,
 	mod = fdt_getprop(c->keys, node, "rsa,modulus", &len);
 	if (!mod || (unsigned int)len != bits / 8)
 		return fs_fail(c, -KE_INVAL, "key %.16s: bad rsa,modulus", kname);
-	if (fs_key_exponent(c->keys, node, &e) || rsa_pubkey_init(k, mod, (size_t)len, e))
+	if (fs_key_exponent(c->keys, node, &e))
 		return fs_fail(c, -KE_INVAL, "key %.16s: bad modulus or exponent", kname);
-	if (!fs_key_consts_ok(c->keys, node, k))
+	/* num-bits and the modulus length agree: bits / 32 words of R^2 */
+	/* Without the constants (NULL) the modulus is still checked first. */
+	have = fs_key_consts(c->keys, node, bits, rr, &n0inv);
+	rc = rsa_pubkey_init_claimed(k, mod, (size_t)len, e, have ? rr : NULL, n0inv);
+	if (rc == -KE_INVAL)
+		return fs_fail(c, -KE_INVAL, "key %.16s: bad modulus or exponent", kname);
+	if (rc)
 		return fs_fail(c, -KE_INVAL, "key %.16s: bad rsa,n0-inverse or rsa,r-squared",
 			       kname);
 	return 0;

@@ -3,8 +3,10 @@
  *
  * The link itself is update/elf_mod.c (pure, host-tested); this file gives
  * it memory, resolves symbols only through the export table, applies W^X
- * and synchronises instruction caches: a local fence.i and SBI remote
- * fence.i on every other hart, before the module's address is handed out.
+ * and synchronises TLBs and instruction caches: at once on this hart, on
+ * every other one at its next quiescent point (vm_protect_lazy), which
+ * comes before the switch can hand the code out (the engine's quiescence
+ * wait) and before any thread picked afterwards runs (the self-test's).
  *
  * Locking: the list of modules is module_list.c's (searched without a
  * lock from trap context). A module leaves it at once when freed, and its
@@ -24,20 +26,23 @@
 #include <kernel/log.h>
 #include <kernel/escape.h>
 #include <kernel/errno.h>
+#include <kernel/stage_stats.h>
+#include <kernel/kstring.h>
 #include <kernel/thread.h>
 
-/* Pages for one region; order 0 even when empty so freeing stays uniform. */
+/*
+ * Pages for one region, zeroed (what the link does not fill must not be
+ * old data, executable); order 0 even when empty so freeing stays uniform.
+ */
 static void *region_alloc(size_t size, unsigned int *order)
 {
-	*order = page_order_for(size ? size : 1);
-	return *order > PAGE_MAX_ORDER ? NULL : page_alloc(*order);
-}
+	void *p;
 
-static void sync_icache(void)
-{
-	fence_i();
-	/* Every other hart: hart_mask_base -1 means all harts. */
-	sbi_remote_fence_i(0, -1UL);
+	*order = page_order_for(size ? size : 1);
+	p = *order > PAGE_MAX_ORDER ? NULL : page_alloc_uninit(*order);
+	if (p)
+		kmemzero(p, PAGE_SIZE << *order);
+	return p;
 }
 
 static int link_into(struct module *m, struct elf_mod *em, const void *elf, size_t size,
@@ -71,7 +76,7 @@ static int link_into(struct module *m, struct elf_mod *em, const void *elf, size
 /* The parse state is over 2 KiB: kept off the caller's 16 KiB stack. */
 static int link(struct module *m, const void *elf, size_t size, char *err, size_t errlen)
 {
-	struct elf_mod *em = kzalloc(sizeof(*em));
+	struct elf_mod *em = kmalloc(sizeof(*em));	/* elf_mod_parse() clears it */
 	int rc;
 
 	if (!em) {
@@ -105,9 +110,12 @@ int module_load(const void *elf, size_t size, const char *name, struct module **
 	}
 	strncpy(m->name, name, sizeof(m->name) - 1);
 	list_init(&m->node);
+	stage_begin(STAGE_LINK);
 	rc = link(m, elf, size, err, errlen);
+	stage_end(STAGE_LINK);
+	stage_begin(STAGE_MAP);
 	if (!rc) {
-		rc = vm_protect((uintptr_t)m->text, PAGE_SIZE << m->text_order, VM_R | VM_X);
+		rc = vm_protect_lazy((uintptr_t)m->text, PAGE_SIZE << m->text_order, VM_R | VM_X);
 		if (rc)
 			snprintf(err, errlen, "cannot map text read+execute (%s)", err_name(rc));
 	}
@@ -117,7 +125,7 @@ int module_load(const void *elf, size_t size, const char *name, struct module **
 		kfree(m);
 		return rc;
 	}
-	sync_icache();
+	stage_end(STAGE_MAP);
 	module_list_add(m);
 	klog("update", "module loaded name=%s text=%#lx+%zu data=%#lx+%zu",
 	     esc_log_word(ename, sizeof(ename), m->name), (unsigned long)m->text, m->text_size,

@@ -30,6 +30,7 @@
 #include <kernel/fit_sig.h>
 #include <kernel/pack.h>
 #include <kernel/sha256.h>
+#include <kernel/stage_stats.h>
 
 #define FDT_MIN_VERSION	17	/* what mkimage writes; has size_dt_struct */
 
@@ -520,34 +521,51 @@ static int pack_check_hashes(struct pack_ctx *c, const struct pack_step *s, int 
 	return 0;
 }
 
+/* Structure, configuration and step properties: everything before the signature. */
+static int pack_parse_structure(struct pack_ctx *c, struct pack *p, int *nodes)
+{
+	unsigned int i;
+	int cfg, ret;
+
+	if ((ret = pack_check_blob(c)))
+		return ret;
+	if ((cfg = pack_find_config(c, p)) < 0)
+		return cfg;
+	if ((ret = pack_parse_config(c, p, cfg, nodes)))
+		return ret;
+	for (i = 0; i < p->nsteps; i++) {
+		if ((ret = pack_parse_step(c, &p->steps[i], nodes[i])))
+			return ret;
+	}
+	return 0;
+}
+
 int pack_parse(const void *fit, size_t size, struct pack *p, char *err, size_t errlen)
 {
 	struct pack_ctx c = { .fit = fit, .size = size, .err = err, .errlen = errlen };
 	int nodes[PACK_MAX_STEPS];
 	unsigned int i;
-	int cfg, ret;
+	int ret = 0;
 
 	if (err && errlen)
 		err[0] = '\0';
 	if (!fit || !p)
 		return pack_fail(&c, -KE_INVAL, "pack: no blob");
 	memset(p, 0, sizeof(*p));
-	if ((ret = pack_check_blob(&c)))
+	stage_begin(STAGE_PARSE);
+	ret = pack_parse_structure(&c, p, nodes);
+	stage_end(STAGE_PARSE);
+	if (ret)
 		return ret;
-	if ((cfg = pack_find_config(&c, p)) < 0)
-		return cfg;
-	if ((ret = pack_parse_config(&c, p, cfg, nodes)))
-		return ret;
-	for (i = 0; i < p->nsteps; i++) {
-		if ((ret = pack_parse_step(&c, &p->steps[i], nodes[i])))
-			return ret;
-	}
 	/* its verdict is what makes the hash values below worth comparing */
-	if ((ret = pack_verify_signature(&c, p)))
+	stage_begin(STAGE_SIGNATURE);
+	ret = pack_verify_signature(&c, p);
+	stage_end(STAGE_SIGNATURE);
+	if (ret)
 		return ret;
-	for (i = 0; i < p->nsteps; i++) {
-		if ((ret = pack_check_hashes(&c, &p->steps[i], nodes[i])))
-			return ret;
-	}
-	return 0;
+	stage_begin(STAGE_HASHES);
+	for (i = 0; i < p->nsteps && !ret; i++)
+		ret = pack_check_hashes(&c, &p->steps[i], nodes[i]);
+	stage_end(STAGE_HASHES);
+	return ret;
 }

@@ -19,11 +19,6 @@ static const uint32_t sha256_k[64] = {
 	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
 
-static inline uint32_t ror32(uint32_t x, unsigned int n)
-{
-	return (x >> n) | (x << (32 - n));
-}
-
 static inline uint32_t load_be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -37,27 +32,75 @@ static inline void store_be32(uint8_t *p, uint32_t v)
 	p[3] = v;
 }
 
-/* The message schedule is kept as a 16-word ring to save stack. */
+/*
+ * The rotations, on a 64-bit machine without a rotate instruction: with
+ * the word doubled into both halves of a 64-bit register (two
+ * instructions), a 32-bit rotation right by n is one shift right by n,
+ * whose low half is the result.
+ */
+static inline uint64_t dbl(uint32_t x)
+{
+	return (uint64_t)x << 32 | x;
+}
+
+#define BSIG0(a)	((uint32_t)((a) >> 2 ^ (a) >> 13 ^ (a) >> 22))
+#define BSIG1(e)	((uint32_t)((e) >> 6 ^ (e) >> 11 ^ (e) >> 25))
+#define SSIG0(x)	((uint32_t)((x) >> 7 ^ (x) >> 18) ^ (uint32_t)(x) >> 3)
+#define SSIG1(x)	((uint32_t)((x) >> 17 ^ (x) >> 19) ^ (uint32_t)(x) >> 10)
+#define CH(e, f, g)	((g) ^ ((e) & ((f) ^ (g))))
+#define MAJ(a, b, c)	(((a) & (b)) | ((c) & ((a) | (b))))
+
+/* Round i (0..15 of a group of 16) with the state rotated by i. */
+#define ROUND(a, b, c, d, e, f, g, h, i)					\
+	do {								\
+		uint32_t t1 = h + BSIG1(dbl(e)) + CH(e, f, g) + k[i] + w[i];	\
+		d += t1;						\
+		h = t1 + BSIG0(dbl(a)) + MAJ(a, b, c);			\
+	} while (0)
+
+/* w[i] of the next group from the last 16 words (the ring holds exactly those). */
+#define SCHED(i)	(w[i] += SSIG1(dbl(w[((i) + 14) & 15])) + w[((i) + 9) & 15] +	\
+			 SSIG0(dbl(w[((i) + 1) & 15])))
+
+/*
+ * The message schedule is kept as a 16-word ring to save stack; 16 rounds
+ * per loop pass, so that every ring index is a constant (a loop of single
+ * rounds computes them at run time: twice the instructions). About 1100
+ * instructions of code: under QEMU, translated once per boot.
+ */
 static void sha256_block(uint32_t h[8], const uint8_t *blk)
 {
-	uint32_t w[16], a, b, c, d, e, f, g, hh, t1, t2, s0, s1;
+	uint32_t w[16], a, b, c, d, e, f, g, hh;
+	const uint32_t *k;
 	int i;
 
 	for (i = 0; i < 16; i++)
 		w[i] = load_be32(blk + 4 * i);
 	a = h[0]; b = h[1]; c = h[2]; d = h[3];
 	e = h[4]; f = h[5]; g = h[6]; hh = h[7];
-	for (i = 0; i < 64; i++) {
-		if (i >= 16) {
-			s0 = ror32(w[(i + 1) & 15], 7) ^ ror32(w[(i + 1) & 15], 18) ^ (w[(i + 1) & 15] >> 3);
-			s1 = ror32(w[(i + 14) & 15], 17) ^ ror32(w[(i + 14) & 15], 19) ^ (w[(i + 14) & 15] >> 10);
-			w[i & 15] += s0 + s1 + w[(i + 9) & 15];
-		}
-		t1 = hh + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) +
-		     sha256_k[i] + w[i & 15];
-		t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-		hh = g; g = f; f = e; e = d + t1;
-		d = c; c = b; b = a; a = t1 + t2;
+	for (k = sha256_k;; k += 16) {
+		ROUND(a, b, c, d, e, f, g, hh, 0);
+		ROUND(hh, a, b, c, d, e, f, g, 1);
+		ROUND(g, hh, a, b, c, d, e, f, 2);
+		ROUND(f, g, hh, a, b, c, d, e, 3);
+		ROUND(e, f, g, hh, a, b, c, d, 4);
+		ROUND(d, e, f, g, hh, a, b, c, 5);
+		ROUND(c, d, e, f, g, hh, a, b, 6);
+		ROUND(b, c, d, e, f, g, hh, a, 7);
+		ROUND(a, b, c, d, e, f, g, hh, 8);
+		ROUND(hh, a, b, c, d, e, f, g, 9);
+		ROUND(g, hh, a, b, c, d, e, f, 10);
+		ROUND(f, g, hh, a, b, c, d, e, 11);
+		ROUND(e, f, g, hh, a, b, c, d, 12);
+		ROUND(d, e, f, g, hh, a, b, c, 13);
+		ROUND(c, d, e, f, g, hh, a, b, 14);
+		ROUND(b, c, d, e, f, g, hh, a, 15);
+		if (k == sha256_k + 48)
+			break;
+		SCHED(0); SCHED(1); SCHED(2); SCHED(3);
+		SCHED(4); SCHED(5); SCHED(6); SCHED(7);
+		SCHED(8); SCHED(9); SCHED(10); SCHED(11);
+		SCHED(12); SCHED(13); SCHED(14); SCHED(15);
 	}
 	h[0] += a; h[1] += b; h[2] += c; h[3] += d;
 	h[4] += e; h[5] += f; h[6] += g; h[7] += hh;

@@ -62,6 +62,7 @@ struct elf_mod {
 	unsigned int shstrndx;
 	unsigned int symtab;	/* section index of SHT_SYMTAB */
 	unsigned int strtab;	/* its string table */
+	size_t symoff;		/* the symbol table's file offset (checked) */
 	size_t nsyms;
 	size_t nlocal;		/* index of the first non-local symbol */
 	size_t text_size, text_align;

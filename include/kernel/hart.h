@@ -83,6 +83,7 @@ struct hart {
 	void *fault_frame;	/* trap frame of the fault being reported */
 	struct object *converting;	/* instance this hart is converting (update) */
 	void *ip_top;		/* innermost unwind node outside any thread (unwind.h) */
+	uint64_t vm_synced;	/* the vm_protect_lazy() changes it caught up with (vm.c) */
 	/*
 	 * Fault containment (src/unwind.c). Every spinlock this hart holds, in
 	 * the order taken, so that unwinding a faulted context releases what

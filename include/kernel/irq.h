@@ -45,6 +45,12 @@ typedef void (*irq_handler_fn)(void *arg);
 
 /* Installs a handler for source @irq and routes it to the boot hart. */
 int irq_attach(uint32_t irq, irq_handler_fn fn, void *arg);
+/*
+ * The hart index external interrupts arrive on: the boot hart, which
+ * always gets index 0 (smp.c). A thread that a device interrupt wakes
+ * runs there without an IPI (the network thread, the OTA agent).
+ */
+#define IRQ_HART_INDEX	0
 /* Supervisor external interrupt on this hart. */
 void irq_external(void);
 /* Is there an interrupt controller bound? */

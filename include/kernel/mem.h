@@ -15,6 +15,8 @@ int mem_init(const void *fdt);
 
 /* 2^order zeroed pages, or NULL. */
 void *page_alloc(unsigned int order);
+/* 2^order pages as they were: for a caller that writes every byte itself. */
+void *page_alloc_uninit(unsigned int order);
 void page_free(void *p, unsigned int order);
 
 void *kmalloc(size_t size);

@@ -13,6 +13,10 @@ unsigned int smp_usable_harts(const void *fdt);
 extern volatile bool smp_secondaries_started;
 /* Starts every other usable hart in the devicetree; returns harts online. */
 unsigned int smp_start_secondaries(const void *fdt);
-/* Sends a software interrupt to the hart with this index (wakes it from WFI). */
+/*
+ * Sends a software interrupt to the hart with this index (wakes it from
+ * WFI; it reschedules). For the calling hart: it reschedules at its next
+ * trap return, so a thread woken from an interrupt handler runs at once.
+ */
 void smp_kick(unsigned int index);
 #endif

@@ -49,6 +49,7 @@ struct thread {
 	bool killed;			/* died from a fault */
 	bool detached;			/* free its memory on exit */
 	bool woken;			/* made runnable by a wakeup (not a yield or preemption) */
+	bool urgent;			/* a preemption puts it first in line (thread_preempt) */
 	/*
 	 * Quiescence (K42's thread generations): the qs_epoch at which this
 	 * thread's current activity began, or QS_IDLE while it is switched out
@@ -77,10 +78,19 @@ typedef void (*thread_fn)(void *arg);
 
 /* Creates a runnable thread. @affinity: hart index or THREAD_ANY_HART. */
 struct thread *thread_create(const char *name, thread_fn fn, void *arg, int affinity);
+/* The same, first in line on its hart, like a thread woken by an event. */
+struct thread *thread_create_next(const char *name, thread_fn fn, void *arg, int affinity);
 
 struct thread *thread_current(void);
 void thread_yield(void);
 void thread_sleep_us(uint64_t usec);
+/*
+ * Sleeps up to @usec unless *@done is set, checked under the thread's own
+ * lock: a thread_wake() after *@done was set can never be lost.
+ */
+void thread_sleep_unless(const volatile int *done, uint64_t usec);
+/* Ends @t's sleep early (it runs next on its hart); false if it did not sleep. */
+bool thread_wake(struct thread *t);
 void thread_exit(void) __attribute__((noreturn));
 
 void waitq_init(struct waitq *wq);
@@ -127,6 +137,17 @@ void sched_loop(void) __attribute__((noreturn));
  * -KE_TIMEDOUT after @timeout_us.
  */
 int quiesce_wait(uint64_t timeout_us);
+/*
+ * The same state, reached at once: every hart is sent an IPI, threads
+ * preempted mid-call get their hart back at the next quiescent point of
+ * the thread running there, and the caller spins instead of yielding
+ * (quiesce.c). For a waiter that a peer waits on: the update engine.
+ */
+int quiesce_barrier(uint64_t timeout_us);
+/* A hart's IPI was handled (trap.c, after its generation bump): answers a barrier. */
+void quiesce_answer(void);
+/* A thread switched out voluntarily; @was: its quiescent epoch before (thread.c). */
+void quiesce_note_idle(uint64_t was);
 
 /*
  * Only the harts: every other online hart passed a quiescent point (an

@@ -34,4 +34,20 @@ int vm_map_io(uintptr_t pa, size_t len);
 int vm_protect(uintptr_t va, size_t len, unsigned long perm);
 /* vm_protect() of @count pages, one every @stride bytes from @first: one TLB flush. */
 int vm_protect_strided(uintptr_t first, size_t stride, size_t count, unsigned long perm);
+/*
+ * vm_protect() for pages this hart just took from the page pool and is
+ * about to publish (a module's code): this hart's TLB and instruction
+ * cache are synchronised now, every other hart's at its next quiescent
+ * point (vm_sync_hart()), with no remote fence. So the pages must not be
+ * reached from another hart before that: quiesce_wait() returns only
+ * after every hart passed one, and a thread picked afterwards by any hart
+ * starts synchronised.
+ */
+int vm_protect_lazy(uintptr_t va, size_t len, unsigned long perm);
+/*
+ * Called at every quiescent point of a hart (scheduler loop, IPI), before
+ * it is counted: catches up with vm_protect_lazy() changes (sfence.vma,
+ * fence.i). A load and a compare when there are none.
+ */
+void vm_sync_hart(void);
 #endif

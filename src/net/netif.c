@@ -473,12 +473,18 @@ int netif_start(const char *bootargs)
 		klog("net", "no memory for the stack: networking off");
 		return -KE_NOMEM;
 	}
+	/*
+	 * The NIC's interrupt wakes it where it arrives, with no IPI between;
+	 * and it is not time-sliced against the threads there: it runs until
+	 * it has drained what came (I/O latency over fairness).
+	 */
 	if (!thread_create("net-tick", netif_tick_thread, NULL, THREAD_ANY_HART) ||
-	    !(net_thread = thread_create("net", netif_thread, NULL, THREAD_ANY_HART))) {
+	    !(net_thread = thread_create("net", netif_thread, NULL, IRQ_HART_INDEX))) {
 		klog("net", "cannot create the network threads: networking off");
 		the_stack = NULL;
 		return -KE_NOMEM;
 	}
+	net_thread->urgent = true;
 	return 0;
 }
 

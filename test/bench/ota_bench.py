@@ -23,6 +23,11 @@ kernel's own timestamp of that line, its timer restarts with the machine).
 Reboot + journal replay = the same on a second board whose state disk holds
 the small pack, committed (ota-server/journal_image.py writes it): the
 reboot-based way to get that update, replay included.
+Live, no workload = the same push on a third board booted with
+`workload=off` (no worker threads: its harts idle between updates): what
+the update itself costs when its harts' vCPUs are not competing with 8
+busy workers for the host's cores; shown beside, never instead of, the
+figure under load (docs/live-update.md, "Where the time goes").
 The kernel has no reboot command; an SBI SRST cold reboot ends in the same
 QEMU machine reset. Also shown: reboot until the network is up and the
 agent listens, a cold start (QEMU process start), and where the time of a
@@ -277,18 +282,20 @@ def monitor(sock_path, command):
 
 
 class OurBoard:
-    """kernel.elf with the agent reachable on 127.0.0.1:<port>."""
+    """kernel.elf with the agent reachable on 127.0.0.1:<port>. The
+    instruction board is the same machine under `-icount shift=0`, without
+    the workload (rdinstret is QEMU's one clock for every hart there)."""
 
-    def __init__(self, kernel, timeout, tmp):
-        self.mon = os.path.join(tmp, "mon-board.sock")
+    def __init__(self, kernel, timeout, tmp, name="board", append="", extra=()):
+        self.mon = os.path.join(tmp, "mon-%s.sock" % name)
         for attempt in range(3):
             self.port = free_port()
-            argv = [QEMU] + MACHINE + [
-                "-bios", OPENSBI, "-kernel", kernel, "-append", "",
+            argv = [QEMU] + MACHINE + list(extra) + [
+                "-bios", OPENSBI, "-kernel", kernel, "-append", append,
                 "-netdev", "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:8080" % self.port
             ] + NIC + ["-nographic", "-serial", "stdio", "-display", "none",
                        "-monitor", "unix:%s,server=on,wait=off" % self.mon]
-            self.b = Board(argv, timeout, "board")
+            self.b = Board(argv, timeout, name)
             try:
                 _, t_ready, _ = self.b.wait_line(r" boot: ready", 60)
                 break
@@ -319,7 +326,9 @@ class OurBoard:
     def push(self, data, until, timeout):
         """PUT `data`, waiting for the answer and for the UART lines of each
         stage (receiving, downloaded, verified, module loaded) and `until`.
-        Returns {stage: host s since the PUT start}, {stage: kernel timestamp}."""
+        Returns {stage: host s since the PUT start}, {stage: kernel timestamp},
+        and the engine's own figures ({unit: {stage: value or None}}, from
+        the `update: stages` lines logged before the answer)."""
         start = self.b.mark()
         p = Push(self.port, data, timeout)
         p.start()
@@ -328,7 +337,14 @@ class OurBoard:
             i, t, _ = self.b.wait_line(rx.replace("%d", str(len(data))), timeout, start)
             host[name], kern[name] = t, kernel_time(self.b.lines[i][1])
         p.finish()
-        return {k: t - p.t0 for k, t in host.items()}, kern
+        stages = {"instr": {}, "ns": {}}
+        i = start
+        for _ in range(4):      # two lines per unit (update/stage_stats.c)
+            i, _, m = self.b.wait_line(r" update: stages seq=\d+ unit=(instr|ns) (.*)$", 10, i)
+            stages[m.group(1)].update({k: None if v == "-" else int(v)
+                                       for k, v in (kv.split("=") for kv in m.group(2).split())})
+            i += 1
+        return {k: t - p.t0 for k, t in host.items()}, kern, stages
 
     def pause(self):
         monitor(self.mon, "stop")
@@ -445,20 +461,38 @@ def phases(k):
             k["done"] - k["loaded"])
 
 
-def run(kernel, small, big, rounds, timeout, tmp):
+def run(kernel, small, big, rounds, timeout, tmp, instr_rounds=2):
     """Both machines live; only the one measured runs, the other is stopped
     (QEMU `stop`: no CPU time, its clock stands still), and the rounds
     alternate between them, so both sides see the same host load."""
     res = {k: [] for k in ("reboot", "reboot_k", "serving", "live", "live_k", "push",
                            "push_k", "big_applied", "tftp_rate", "tftp_host",
-                           "phases_small", "phases_big", "replay", "replay_k")}
-    ub = board = rb = None
+                           "phases_small", "phases_big", "replay", "replay_k",
+                           "stages_small", "stages_big", "instr_small", "instr_big",
+                           "live_quiet", "live_quiet_k", "stages_quiet", "reboot_quiet")}
+    ub = board = rb = qb = None
     small_data, big_data = open(small, "rb").read(), open(big, "rb").read()
     try:
+        # Instructions per stage: its own board, before the others start.
+        ib = OurBoard(kernel, timeout, tmp, "icount", "workload=off", ["-icount", "shift=0"])
+        try:
+            for r in range(instr_rounds):
+                if r:
+                    ib.reset()
+                ib.wait_serving()
+                res["instr_small"].append(ib.push(small_data, r" update: applied ", 120)[2]["instr"])
+                res["instr_big"].append(ib.push(big_data, r" update: applied class=counter ",
+                                                240)[2]["instr"])
+        finally:
+            ib.kill()
         ub = UBoot(big, timeout, tmp)
         ub.pause()
         rb = ReplayBoard(kernel, small, timeout, tmp)
         rb.pause()
+        # The same board without the workload: what the update costs when its
+        # harts are not shared with 8 busy workers (see docs/live-update.md).
+        qb = OurBoard(kernel, timeout, tmp, "quiet", "workload=off")
+        qb.pause()
         board = OurBoard(kernel, timeout, tmp)
         res["cold"] = [board.cold]
         for r in range(rounds):
@@ -468,12 +502,14 @@ def run(kernel, small, big, rounds, timeout, tmp):
                 res["reboot_k"].append(k)
             res["serving"].append(board.wait_serving())
             # Latency: the small pack on a fresh board, PUT start -> applied.
-            h, k = board.push(small_data, r" update: applied ", 60)
+            h, k, st = board.push(small_data, r" update: applied ", 60)
+            res["stages_small"].append(st["ns"])
             res["live"].append(h["done"])
             res["live_k"].append(k["done"] - k["rx"])
             res["phases_small"].append(phases(k))
             # Throughput: the 1 MiB pack (it applies as well).
-            h, k = board.push(big_data, r" update: applied class=counter ", 120)
+            h, k, st = board.push(big_data, r" update: applied class=counter ", 120)
+            res["stages_big"].append(st["ns"])
             res["push"].append(h["dl"])
             res["push_k"].append(k["dl"] - k["rx"])
             res["big_applied"].append(h["done"])
@@ -489,19 +525,65 @@ def run(kernel, small, big, rounds, timeout, tmp):
             res["replay"].append(t)
             res["replay_k"].append(k)
             rb.pause()
+            qb.resume()
+            if r:
+                res["reboot_quiet"].append(qb.reset()[0])
+            qb.wait_serving()
+            h, k, st = qb.push(small_data, r" update: applied ", 60)
+            res["stages_quiet"].append(st["ns"])
+            res["live_quiet"].append(h["done"])
+            res["live_quiet_k"].append(k["done"] - k["rx"])
+            qb.pause()
             board.resume()
         t, k = board.reset()
         res["reboot"].append(t)
         res["reboot_k"].append(k)
         res["serving"].append(board.wait_serving())
     finally:
-        for m in (board, ub, rb):
+        for m in (board, ub, rb, qb):
             if m:
                 m.kill()
     return res
 
 
 # --- report -------------------------------------------------------------------------
+
+# The engine's stages (update/stage_stats.c), in pipeline order.
+STAGE_ROWS = (
+    ("handoff", "handoff: pack received -> ota thread"),
+    ("parse", "parse: FIT structure, steps"),
+    ("sig", "signature: hashed regions + RSA"),
+    ("hash", "hashes: sha256 of every image"),
+    ("chain", "ABI, sequence, version chain"),
+    ("journal", "journal (none: volatile board)"),
+    ("link", "link: ELF parse + relocate"),
+    ("map", "map R+X + TLB/icache sync (local)"),
+    ("desc", "descriptor check, new version"),
+    ("selftest", "self-test (own thread)"),
+    ("quiesce", "quiescence (IPI barrier)"),
+    ("switch", "switch (irqs off)"),
+    ("convert", "eager conversion"),
+    ("conv1", "first conversion (irqs off)"),
+    ("total", "total: apply -> `applied`"),
+)
+
+
+def stage_med(samples, key, fmt):
+    xs = [s[key] for s in samples if s.get(key) is not None]
+    return fmt(int(med(xs))) if xs else "-"
+
+
+def print_stages(r, small, big, row):
+    """Instructions from the -icount board (workload off), time from the
+    timed rounds (workload on): medians."""
+    print("  where a live update goes, per stage (board: update: stages lines; medians)")
+    row("    stage", "instr " + small, "instr " + big, "us " + small, "us " + big,
+        "us %s no workload" % small)
+    us = lambda ns: "%.1f" % (ns / 1000)
+    for key, name in STAGE_ROWS:
+        row("    " + name, stage_med(r["instr_small"], key, str), stage_med(r["instr_big"], key, str),
+            stage_med(r["stages_small"], key, us), stage_med(r["stages_big"], key, us),
+            stage_med(r["stages_quiet"], key, us))
 
 
 def med(xs):
@@ -567,7 +649,10 @@ def main():
     row("update latency", "s host", "s board")
     row("live: PUT %s (%d B) -> applied" % (os.path.basename(small), n_small),
         span(r["live"], sec), span(r["live_k"], sec))
+    row("live, no workload: PUT -> applied", span(r["live_quiet"], sec),
+        span(r["live_quiet_k"], sec))
     row("reboot: system_reset -> boot: ready", span(r["reboot"], sec), span(r["reboot_k"], sec))
+    row("reboot, no workload: system_reset -> ready", span(r["reboot_quiet"], sec))
     row("reboot + journal replay of it -> boot: ready", span(r["replay"], sec),
         span(r["replay_k"], sec))
     row("reboot: system_reset -> net up + agent", span(r["serving"][1:], sec))
@@ -583,12 +668,20 @@ def main():
     for name, key in (("live: " + os.path.basename(small), "phases_small"),
                       ("1 MiB: " + os.path.basename(big), "phases_big")):
         row("  " + name, *("%.3f" % med([p[j] for p in r[key]]) for j in range(4)))
+    print_stages(r, os.path.basename(small), os.path.basename(big), row)
     print("bench: ota_push_vs_tftp push_mbs=%.2f tftp_mbs=%.2f ratio=%.3f"
           % (med(push_k), med(tftp_k), med(push_k) / med(tftp_k)))
     print("bench: ota_push_vs_tftp_host push_mbs=%.2f tftp_mbs=%.2f ratio=%.3f"
           % (med(push_h), med(tftp_h), med(push_h) / med(tftp_h)))
     print("bench: ota_live_vs_reboot live_s=%.3f reboot_s=%.3f ratio=%.3f"
           % (med(r["live"]), med(r["reboot"]), med(r["live"]) / med(r["reboot"])))
+    print("bench: ota_live_no_workload_vs_reboot live_s=%.3f reboot_s=%.3f ratio=%.3f"
+          % (med(r["live_quiet"]), med(r["reboot"]), med(r["live_quiet"]) / med(r["reboot"])))
+    print("bench: ota_1m_applied_vs_download applied_s=%.3f download_s=%.3f ratio=%.3f"
+          % (med(r["big_applied"]), med(r["push"]), med(r["big_applied"]) / med(r["push"])))
+    for name, key in (("small", "instr_small"), ("1m", "instr_big")):
+        print("bench: ota_stages_instr pack=%s %s" % (name, " ".join(
+            "%s=%s" % (st, stage_med(r[key], st, str)) for st, _ in STAGE_ROWS)))
     print("bench: ota_live_vs_reboot_replay live_s=%.3f reboot_replay_s=%.3f ratio=%.3f"
           % (med(r["live"]), med(r["replay"]), med(r["live"]) / med(r["replay"])))
     print("bench: ota_live_vs_reboot_serving live_s=%.3f reboot_serving_s=%.3f ratio=%.3f"

@@ -222,6 +222,37 @@ def push_with_busy_check(dut, path, other):
     return result["answer"]
 
 
+# update/stage_stats.c: the stages of a pack, in pipeline order; those inside
+# `total` (from update_apply_pack() to the last `applied` line) are disjoint.
+STAGES = ("handoff", "parse", "sig", "hash", "chain", "journal", "link", "map", "desc",
+          "selftest", "quiesce", "switch", "convert", "conv1", "total")
+INSIDE_TOTAL = ("parse", "sig", "hash", "chain", "journal", "link", "map", "desc", "selftest",
+                "quiesce", "switch", "convert")
+
+
+def check_stages(dut, mark, res, seq):
+    """The engine's account of a pushed pack that applied: two lines per
+    unit before the answer, every stage named once, every check measured,
+    and the stages inside `total` adding up to no more than it."""
+    lines = [h for h in dut.lines(rf"\] h\d+ update: stages seq={seq} unit=(instr|ns) ", mark)
+             if h.index < res.index]
+    assert len(lines) == 4, [h.line for h in lines]
+    got = {"instr": {}, "ns": {}}
+    for h in lines:
+        m = re.search(r" unit=(instr|ns) (.*)$", h.line)
+        for kv in m.group(2).split():
+            k, v = kv.split("=")
+            assert k not in got[m.group(1)], f"{k} twice: {h.line}"
+            got[m.group(1)][k] = None if v == "-" else int(v)
+    for unit in got:
+        assert tuple(got[unit]) == STAGES, (unit, got[unit])
+    ns = got["ns"]
+    for k in STAGES:
+        if k not in ("selftest", "conv1"):      # a module may bring no self-test; lazy: later
+            assert ns[k] is not None, f"{k} not measured: {ns}"
+    assert 0 < sum(ns[k] or 0 for k in INSIDE_TOTAL) <= ns["total"], ns
+
+
 @pytest.mark.parametrize("u", UPDATES, ids=repr)
 def test_update(dut, u):
     need(dut, u.boards)
@@ -276,6 +307,7 @@ def test_update(dut, u):
            for h in applied]
     assert got == u.applied, f"{u.name}: applied lines:\n" + "\n".join(h.line for h in applied)
     assert rx.index < dl.index < ver.index < applied[0].index < res.index, "lines out of order"
+    check_stages(dut, mark, res, meta["seq"])
     committed = [h for h in dut.lines(r"\] h\d+ update: committed ", mark) if h.index < res.index]
     rolled = [h for h in dut.lines(r"\] h\d+ update: rolled-back ", mark) if h.index < res.index]
     if u.rolled_back:

@@ -55,7 +55,7 @@ struct vstate {
 	bool have_s;
 	struct rsa_pubkey key;		/* of the last [key] block (generated file) */
 	/* counts of SHA-256 entries checked */
-	unsigned int checked, checked_2048, pass, fail, flips, keys;
+	unsigned int checked, checked_2048, pass, fail, flips, keys, claimed;
 };
 
 static FILE *open_in(const char *dir, const char *name)
@@ -196,6 +196,49 @@ static void check_entry(struct vstate *st, char result)
 		st->fail++;
 }
 
+/*
+ * rsa_pubkey_init_claimed() takes constants instead of computing them: the
+ * true ones (those of the vector file, checked above) give the same key,
+ * a wrong bit in R^2 or in n0inv is refused, and so is a value of R^2 that
+ * is congruent but not reduced (R^2 mod n plus n, when it fits).
+ */
+static void check_claimed(struct vstate *st)
+{
+	static struct rsa_pubkey k;
+	uint32_t rr[RSA_MAX_WORDS];
+	unsigned int nw = st->key.nwords;
+
+	assert_int_equal(rsa_pubkey_init_claimed(&k, st->n, st->nlen, st->e, st->key.rr,
+						 st->key.n0inv), 0);
+	assert_memory_equal(k.rr64, st->key.rr64, st->key.nlimbs * sizeof(uint64_t));
+	assert_memory_equal(k.rr, st->key.rr, nw * sizeof(uint32_t));
+	memcpy(rr, st->key.rr, nw * sizeof(uint32_t));
+	for (unsigned int bit = 0; bit < 32 * nw; bit += 97) {
+		rr[bit / 32] ^= 1U << (bit % 32);
+		assert_int_equal(rsa_pubkey_init_claimed(&k, st->n, st->nlen, st->e, rr,
+							 st->key.n0inv), -KE_BADMSG);
+		rr[bit / 32] ^= 1U << (bit % 32);
+	}
+	assert_int_equal(rsa_pubkey_init_claimed(&k, st->n, st->nlen, st->e, rr,
+						 st->key.n0inv ^ 4), -KE_BADMSG);
+	assert_int_equal(rsa_pubkey_init_claimed(&k, st->n, st->nlen, st->e, NULL,
+						 st->key.n0inv), -KE_BADMSG);
+	{
+		uint64_t carry = 0;
+
+		for (unsigned int i = 0; i < nw; i++) {
+			uint64_t sum = (uint64_t)rr[i] + st->key.n[i] + carry;
+
+			rr[i] = (uint32_t)sum;
+			carry = sum >> 32;
+		}
+		if (!carry)	/* rr + n still fits: congruent, not below n */
+			assert_int_equal(rsa_pubkey_init_claimed(&k, st->n, st->nlen, st->e, rr,
+								 st->key.n0inv), -KE_BADMSG);
+	}
+	st->claimed++;
+}
+
 /* Generated file: the constants rsa_pubkey_init() computed must be these. */
 static void check_consts(struct vstate *st, const char *key, const char *val)
 {
@@ -211,6 +254,7 @@ static void check_consts(struct vstate *st, const char *key, const char *val)
 			want[i] = (uint8_t)(st->key.rr[at / 4] >> (8 * (at % 4)));
 		}
 		assert_memory_equal(b, want, st->nlen);
+		check_claimed(st);
 	} else {
 		assert_int_equal(st->key.n0inv, (uint32_t)strtoul(val, NULL, 16));
 		st->keys++;
@@ -345,6 +389,7 @@ static void test_generated(void **state)
 	read_file(st, dir ? dir : "build/unit/fit_sig", "rsa_vectors.txt");
 	/* 6 keys x (6 valid + 12 broken + up to 5 out-of-range values) */
 	assert_int_equal(st->keys, 6);
+	assert_int_equal(st->claimed, 6);	/* rsa_pubkey_init_claimed() on each */
 	assert_int_equal(st->pass, 36);
 	assert_true(st->fail >= 6 * 15);
 	print_message("generated: %u vectors over %u keys\n", st->checked, st->keys);
