@@ -277,9 +277,14 @@ size_t agent_status_json(char *out, size_t len)
 /* --- the ota thread ------------------------------------------------------ */
 
 /* The engine's checks passed (signature, hashes, chain): linking comes next. */
+/* The pack being applied, once authenticated (0 before: its seq is not to be believed). */
+static uint32_t verified_seq;
+
 static void on_verified(uint32_t seq, unsigned int steps)
 {
 	struct agent_job *j;
+
+	verified_seq = seq;
 
 	klog("ota", "verified seq=%u steps=%u", seq, steps);
 	set_state(AGENT_UPDATING);
@@ -325,8 +330,9 @@ static void ota_main(void *arg)
 		spin_unlock(&agent_lock);
 
 		j->detail[0] = '\0';
+		verified_seq = 0;
 		r = verify_and_apply(j);
-		stage_report(update_last_seq());
+		stage_report(verified_seq);	/* seq=0: refused before authentication */
 		agent_pack_free(j->pack, j->size);
 		j->pack = NULL;
 		if (r != UPDATE_OK)
