@@ -149,10 +149,13 @@ def check_ab(a, n, c):
     return f, pct
 
 
+curl_errors = []      # curl's own messages (-sS), for the failure report
+
+
 def curl_many(a, clients, per_client, max_time=CLIENT_TIMEOUT):
     """`clients` curl processes at once, each making `per_client` requests
     one after the other: [(code, retry-after, seconds)] (code 0: no answer)."""
-    cmd = ["curl", "-s", "--max-time", str(max_time),
+    cmd = ["curl", "-sS", "--max-time", str(max_time),
            "-w", "%{http_code} %header{retry-after} %{time_total}\\n"]
     for _ in range(per_client):
         cmd += ["-o", "/dev/null", url(a)]
@@ -166,6 +169,7 @@ def curl_many(a, clients, per_client, max_time=CLIENT_TIMEOUT):
         for line in lines:
             parts = line.split()
             res.append((int(parts[0]), parts[1] if len(parts) == 3 else "", float(parts[-1])))
+        curl_errors.extend(l for l in err.splitlines() if l.strip())
     return res
 
 
@@ -174,7 +178,8 @@ def check_curl(a, res):
     print(f"curl: codes {sorted({c for c, _, _ in res})}, p99 {times[int(len(times) * .99)]:.3f} s,"
           f" max {times[-1]:.3f} s")
     bad = [r for r in res if r[0] not in (200, 503)]
-    assert not bad, f"answers other than 200/503 (000: none at all): {bad[:10]}"
+    assert not bad, (f"answers other than 200/503 (000: none at all): {bad[:10]}; "
+                     f"curl said: {sorted(set(curl_errors))[:5]}")
     no_retry = [r for r in res if r[0] == 503 and not r[1].isdigit()]
     assert not no_retry, f"503 without Retry-After: {no_retry[:5]}"
     check_accounting(http_stats(a))
