@@ -450,7 +450,7 @@ void waitq_wait(struct waitq *wq, struct spinlock *lk)
 	spin_lock(lk);
 }
 
-static int wake_some(struct waitq *wq, bool all)
+static int wake_some(struct waitq *wq, bool all, bool here)
 {
 	int n = 0;
 
@@ -468,6 +468,8 @@ static int wake_some(struct waitq *wq, bool all)
 		spin_lock(&t->lock);
 		t->state = THREAD_RUNNABLE;
 		t->woken = true;
+		if (here && t->affinity < 0 && this_hart()->online)
+			t->hart = (int)this_hart()->index;
 		enqueue(t);
 		spin_unlock(&t->lock);
 		n++;
@@ -478,12 +480,17 @@ static int wake_some(struct waitq *wq, bool all)
 
 int waitq_wake_one(struct waitq *wq)
 {
-	return wake_some(wq, false);
+	return wake_some(wq, false, false);
 }
 
 int waitq_wake_all(struct waitq *wq)
 {
-	return wake_some(wq, true);
+	return wake_some(wq, true, false);
+}
+
+int waitq_wake_all_here(struct waitq *wq)
+{
+	return wake_some(wq, true, true);
 }
 
 void mutex_init(struct mutex *m)

@@ -154,7 +154,7 @@ int agent_submit_job(struct agent_job *j)
 	}
 	spin_unlock(&agent_lock);
 	if (!rc)
-		waitq_wake_all(&job_wq);
+		waitq_wake_all_here(&job_wq);	/* the ota thread runs next, here */
 	return rc;
 }
 
@@ -363,8 +363,12 @@ void agent_start(void)
 		return;
 	if (persist_saved_state(&st, &res, reason, sizeof(reason)) && res <= AGENT_RES_FAILED)
 		result = (enum agent_result)res;	/* the state itself restarts idle */
-	/* Beside the network thread: a received pack is handed over without an IPI. */
-	thread_create("ota", ota_main, NULL, IRQ_HART_INDEX);
+	/*
+	 * Not pinned: a submitted pack wakes it on the submitter's hart (the
+	 * network thread's, wherever it runs), so the hand-over needs no other
+	 * hart to be scheduled (waitq_wake_all_here).
+	 */
+	thread_create("ota", ota_main, NULL, THREAD_ANY_HART);
 	agent_http_start();
 }
 

@@ -46,6 +46,7 @@
 #include <kernel/unwind.h>
 #include <kernel/hart.h>
 #include <kernel/smp.h>
+#include <kernel/irq.h>
 
 #define QUIESCE_TIMEOUT_US	2000000
 #define SELFTEST_TIMEOUT_US	1000000
@@ -250,6 +251,28 @@ static bool selftest_late(const struct selftest_run *r, uint64_t t0, uint64_t ti
 }
 
 /*
+ * Where a self-test runs: not on the engine's hart (it waits there, and must
+ * outlive a test that never gives its hart back), and not on the one taking
+ * the devices' interrupts (the network must survive such a test too), when
+ * there are harts enough for both.
+ */
+static unsigned int selftest_pick_hart(unsigned int me)
+{
+	unsigned int fallback = me;
+
+	for (unsigned int i = 1; i < nharts_online; i++) {
+		struct hart *h = hart_by_index((me + i) % nharts_online);
+
+		if (!h || !h->online)
+			continue;
+		if (h->index != IRQ_HART_INDEX)
+			return h->index;
+		fallback = h->index;
+	}
+	return fallback;
+}
+
+/*
  * Runs a module's self-test. Returns 0, -KE_FAULT if it trapped, another
  * negative code if it failed, or 1 if it never finished (then the run may
  * have been handed to its thread: *@abandoned says the module is not the
@@ -270,15 +293,7 @@ static int run_selftest(const struct update_desc *d, struct module *mod, bool *a
 	r->cls = d->cls;
 	r->mod = mod;
 	spin_init(&r->lock, "selftest");
-	r->hart = me;
-	for (unsigned int i = 1; i < nharts_online; i++) {
-		struct hart *h = hart_by_index((me + i) % nharts_online);
-
-		if (h && h->online) {
-			r->hart = h->index;
-			break;
-		}
-	}
+	r->hart = selftest_pick_hart(me);
 	ticks0 = __atomic_load_n(&hart_by_index(r->hart)->timer_irqs, __ATOMIC_RELAXED);
 	r->waiter = thread_current();
 	/* First in line there, like a woken thread: its exit wakes us. */

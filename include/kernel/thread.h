@@ -98,6 +98,12 @@ void waitq_init(struct waitq *wq);
 void waitq_wait(struct waitq *wq, struct spinlock *lk);
 int waitq_wake_one(struct waitq *wq);
 int waitq_wake_all(struct waitq *wq);
+/*
+ * Like waitq_wake_all(), but an unpinned waiter is moved to this hart,
+ * first in line: a hand-over to a thread that will run as soon as the
+ * waker blocks, with no IPI and no wait for another hart to be scheduled.
+ */
+int waitq_wake_all_here(struct waitq *wq);
 
 /* A sleeping lock for longer critical sections. */
 struct mutex {
