@@ -132,8 +132,9 @@ void tcp_recved(struct tcp_pcb *c, size_t len);
 /*
  * Sends FIN after the queued data; closed() follows when it is done. A
  * closed connection whose slot is needed for a new one may be dropped:
- * oldest TIME_WAIT first, then the oldest FIN_WAIT_2 (everything
- * acknowledged; dropped without a RST), then the oldest half-open one,
+ * oldest TIME_WAIT first, then the oldest FIN_WAIT_2, CLOSING or
+ * LAST_ACK with all its data acknowledged (the peer is done; dropped
+ * without a RST), then the oldest half-open one,
  * then the closing one that heard nothing from its peer for the longest
  * (RST: its data never went out whole).
  * Open connections (ESTABLISHED, CLOSE_WAIT) are never taken.

@@ -129,8 +129,11 @@ uint16_t tcp_remote_port(const struct tcp_pcb *c)
  * How readily a busy slot is given up for a new connection: 0 never (the
  * application holds it open), then lower first. TIME_WAIT only absorbs
  * strays; FIN_WAIT_2 had everything acknowledged and only waits for the
- * peer's FIN; a half-open one never completed; the other closing states
- * still hold unacknowledged data (or our FIN) for a peer that may be gone.
+ * peer's FIN, and CLOSING or LAST_ACK with every byte acknowledged only
+ * wait for the ACK of ours (the peer has finished); a half-open one never
+ * completed, but a client may be completing it right now; the other
+ * closing states still hold unacknowledged data for a peer that may be
+ * gone.
  */
 static int tcp_reclaim_rank(const struct tcp_pcb *c)
 {
@@ -141,9 +144,11 @@ static int tcp_reclaim_rank(const struct tcp_pcb *c)
 		return 2;
 	case TCPS_SYN_RCVD:
 		return 3;
-	case TCPS_FIN_WAIT_1:
 	case TCPS_CLOSING:
 	case TCPS_LAST_ACK:
+		/* The peer's FIN is in; with all our data acknowledged, it is done. */
+		return c->sb_len ? 4 : 2;
+	case TCPS_FIN_WAIT_1:
 		return 4;
 	default:
 		return 0;

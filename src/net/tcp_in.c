@@ -544,6 +544,30 @@ static void tcp_rst_input(struct tcp_pcb *c, const struct tcp_seg *s)
 	tcp_free(c, TCP_CLOSED_RESET, c->state != TCPS_SYN_RCVD && c->state != TCPS_TIME_WAIT);
 }
 
+/*
+ * A segment wholly before rcv_nxt is answered with an ACK and dropped, but
+ * its ACK field still counts (as BSD does). This is how a simultaneous
+ * close ends: our FIN crossed the peer's, so the peer sends its FIN again
+ * with the ACK of ours (slirp does). Dropping that ACK left us in CLOSING
+ * until our FIN's retransmission timer, holding a slot the whole time.
+ * Only an ACK that acknowledges something new is taken: an old duplicate
+ * is no evidence of loss (never a duplicate ACK for fast retransmit).
+ */
+static void tcp_old_segment_ack(struct tcp_pcb *c, const struct tcp_seg *s)
+{
+	struct tcp_seg a;
+
+	if ((s->flags & (TCP_RST | TCP_SYN)) || !(s->flags & TCP_ACK) ||
+	    c->state == TCPS_SYN_RCVD || c->state == TCPS_TIME_WAIT ||
+	    !SEQ_LEQ(s->seq + seg_len(s), c->rcv_nxt) || !SEQ_GT(s->ack, c->snd_una))
+		return;
+	a = *s;
+	a.dlen = 0;
+	a.flags &= (uint8_t)~TCP_FIN;
+	if (tcp_ack_input(c, &a) && c->state != TCPS_CLOSED)
+		tcp_output(c);
+}
+
 static void tcp_process(struct tcp_pcb *c, const struct tcp_seg *s)
 {
 	if (c->state == TCPS_SYN_SENT) {
@@ -560,6 +584,7 @@ static void tcp_process(struct tcp_pcb *c, const struct tcp_seg *s)
 	if (!tcp_acceptable(c, s)) {
 		if (!(s->flags & TCP_RST))
 			tcp_send_ctl(c, c->snd_max, TCP_ACK);
+		tcp_old_segment_ack(c, s);
 		return;
 	}
 	if (s->flags & TCP_RST) {

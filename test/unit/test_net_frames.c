@@ -4,7 +4,8 @@
  * closed port, IPv4 validation (checksum, lengths, fragments), TCP resets
  * for closed ports and bad ACKs, a hand-driven handshake, malformed TCP
  * options, the half-open timeout, which closing slot a SYN takes when all
- * are busy, the application's poll, and a fuzz loop over mutated frames
+ * are busy (never a half-open one before a finished closer), FINs that
+ * cross, the application's poll, and a fuzz loop over mutated frames
  * (run under ASan/UBSan by make unit).
  */
 #include <stdarg.h>
@@ -887,6 +888,85 @@ static void test_tcp_reclaim_closing_slots(void **state)
 		assert_int_equal(x->ns->pcbs[i].state, TCPS_ESTABLISHED);
 }
 
+/*
+ * Both FINs cross: our answer and FIN go out, the peer's FIN acknowledges
+ * the data only (CLOSING), then the peer sends its FIN again with the ACK
+ * of ours, as slirp does. That segment is old (its FIN is in already) but
+ * its ACK counts: TIME_WAIT now, not after our FIN's retransmission. The
+ * old segment still gets the ACK that resynchronises the peer.
+ */
+static void test_tcp_crossing_fins(void **state)
+{
+	struct fx *x = *state;
+	struct fb_tcp_view v;
+	uint32_t isn;
+
+	teach_arp(x);
+	assert_int_equal(tcp_listen(x->ns, 80, &app_cb, x), 0);
+	isn = handshake(x, 1000);
+	assert_int_equal(tcp_write(x->conn, "abc", 3), 3);
+	tcp_close(x->conn);
+	sim_clear_capture(x->sim, 0);
+	input(x, tcp_frame(x, 80, 1001, isn + 4, TCP_ACK, NULL, 0, NULL, 0));
+	assert_int_equal(x->ns->pcbs[0].state, TCPS_FIN_WAIT_1);	/* our FIN is out */
+	sim_clear_capture(x->sim, 0);
+	input(x, tcp_frame(x, 80, 1001, isn + 4, TCP_ACK | TCP_FIN, NULL, 0, NULL, 0));
+	assert_int_equal(x->ns->pcbs[0].state, TCPS_CLOSING);
+	only_tcp(x, &v);
+	assert_int_equal(v.ack, 1002);
+	/* The peer's FIN again, now with the ACK of ours. */
+	input(x, tcp_frame(x, 80, 1001, isn + 5, TCP_ACK | TCP_FIN, NULL, 0, NULL, 0));
+	assert_int_equal(x->ns->pcbs[0].state, TCPS_TIME_WAIT);
+	only_tcp(x, &v);
+	assert_int_equal(v.flags, TCP_ACK);
+	assert_int_equal(v.ack, 1002);
+	assert_int_equal(v.seq, isn + 5);
+	/* An old segment acknowledging nothing new changes nothing. */
+	input(x, tcp_frame(x, 80, 1001, isn + 5, TCP_ACK | TCP_FIN, NULL, 0, NULL, 0));
+	assert_int_equal(x->ns->pcbs[0].state, TCPS_TIME_WAIT);
+}
+
+/*
+ * A CLOSING connection whose data were all acknowledged (the peer is done)
+ * gives its slot before a half-open one, which a client may be completing
+ * at that very moment (a SYN burst took such slots, and the client that
+ * sent the ACK got a RST: curl's "Empty reply from server").
+ */
+static void test_tcp_reclaim_spares_half_open(void **state)
+{
+	struct fx *x = *state;
+	struct many m = { 0 };
+	struct fb_tcp_view v;
+	uint32_t isn[NET_TCP_MAX_CONNS];
+	int i;
+
+	teach_arp(x);
+	assert_int_equal(tcp_listen(x->ns, 80, &many_cb, &m), 0);
+	for (i = 0; i < NET_TCP_MAX_CONNS; i++) {
+		sim_set_time_ms(x->sim, sim_now_ms(x->sim) + 1);
+		isn[i] = open_from(x, (uint16_t)(20000 + i));
+	}
+	/* 3: CLOSING, every byte acknowledged (the FINs crossed); 4: TIME_WAIT. */
+	tcp_close(m.pcb[3]);
+	tcp_close(m.pcb[4]);
+	ack_from(x, 20003, 2, isn[3] + 1, TCP_FIN);
+	ack_from(x, 20004, 2, isn[4] + 2, TCP_FIN);
+	assert_int_equal(x->ns->pcbs[3].state, TCPS_CLOSING);
+	assert_int_equal(x->ns->pcbs[4].state, TCPS_TIME_WAIT);
+	sim_clear_capture(x->sim, 0);
+	syn_from(x, 30000, &v);				/* takes the TIME_WAIT slot */
+	assert_int_equal(x->ns->pcbs[4].state, TCPS_SYN_RCVD);
+	syn_from(x, 30001, &v);				/* only a SYN-ACK: no RST */
+	assert_int_equal(v.flags, TCP_SYN | TCP_ACK);
+	assert_int_equal(x->ns->pcbs[3].rport, 30001);
+	assert_int_equal(x->ns->pcbs[4].rport, 30000);
+	assert_int_equal(x->ns->pcbs[4].state, TCPS_SYN_RCVD);
+	/* 30000's handshake completes. */
+	ack_from(x, 30000, 2, x->ns->pcbs[4].iss + 1, 0);
+	assert_int_equal(x->ns->pcbs[4].state, TCPS_ESTABLISHED);
+	assert_int_equal(sim_captured(x->sim, 0), 0);
+}
+
 /* poll() comes every NET_TCP_POLL_MS while synchronized, and the timer says when. */
 static void test_tcp_app_poll(void **state)
 {
@@ -1051,6 +1131,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tcp_window_edge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_backlog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_reclaim_closing_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_crossing_fins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_reclaim_spares_half_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_app_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),
 	};
