@@ -242,7 +242,7 @@ void thread_sleep_unless(const volatile int *done, uint64_t usec)
  * loop) until thread_wake_sleepers() takes it off (wake_at set to 0 under
  * the list's lock) or this takes it: whoever unlinks it enqueues it.
  */
-bool thread_wake(struct thread *t)
+static bool wake(struct thread *t, bool here)
 {
 	bool woke = false;
 
@@ -261,10 +261,22 @@ bool thread_wake(struct thread *t)
 	if (woke) {
 		t->state = THREAD_RUNNABLE;
 		t->woken = true;
+		if (here && t->affinity < 0 && this_hart()->online)
+			t->hart = (int)this_hart()->index;
 		enqueue(t);
 	}
 	spin_unlock(&t->lock);
 	return woke;
+}
+
+bool thread_wake(struct thread *t)
+{
+	return wake(t, false);
+}
+
+bool thread_wake_here(struct thread *t)
+{
+	return wake(t, true);
 }
 
 void thread_exit(void)

@@ -171,7 +171,7 @@ static void selftest_exit(void *arg)
 	r->thread = NULL;
 	__atomic_store_n(&r->exited, 1, __ATOMIC_RELEASE);
 	if (r->waiter)
-		thread_wake(r->waiter);	/* it runs next there: no tick to wait for */
+		thread_wake_here(r->waiter);	/* it runs next, here: no other hart to wait for */
 	spin_unlock(&r->lock);
 	if (state != ST_ABANDONED)
 		return;		/* the engine frees r and the module */

@@ -91,6 +91,11 @@ void thread_sleep_us(uint64_t usec);
 void thread_sleep_unless(const volatile int *done, uint64_t usec);
 /* Ends @t's sleep early (it runs next on its hart); false if it did not sleep. */
 bool thread_wake(struct thread *t);
+/*
+ * Same, but an unpinned sleeper moves to this hart, first in line: it runs
+ * as soon as the caller gives the hart up, with no other hart involved.
+ */
+bool thread_wake_here(struct thread *t);
 void thread_exit(void) __attribute__((noreturn));
 
 void waitq_init(struct waitq *wq);
