@@ -29,6 +29,13 @@ static int v2_to_v3(const struct object *from, struct object *to)
 	return 0;
 }
 
+/* The shape the transfer and the methods rely on. */
+static int v3_selftest(const struct class *cls)
+{
+	return cls->nmethods == CLASS_NMETHODS(struct uart_ops) &&
+	       cls->state_size == sizeof(struct ns16550_v34) ? 0 : -KE_INVAL;
+}
+
 const struct update_desc update_desc = {
 	.abi = KERNEL_ABI,
 	.class_name = "uart",
@@ -38,5 +45,6 @@ const struct update_desc update_desc = {
 	.cls = &v3_class,
 	.transfer = v2_to_v3,
 	.transfer_back = v2_to_v3,	/* the device part is what both share */
+	.selftest = v3_selftest,
 	.mode = UPDATE_MODE_EAGER,
 };
