@@ -41,6 +41,13 @@
 #include <kernel/timer.h>
 #include <kernel/riscv.h>
 #include <kernel/errno.h>
+#include <kernel/irq.h>
+
+/*
+ * How long one barrier may idle its hart (barrier_idle) before it lets
+ * that hart's other threads run again while it waits.
+ */
+#define BARRIER_IDLE_MAX_US	20000
 
 static volatile uint64_t qs_epoch = 1;
 static volatile unsigned int qs_barriers;	/* quiesce_barrier() calls waiting */
@@ -190,8 +197,16 @@ static void barrier_notify(void)
  * comes (or a tick), instead of running that hart's other threads. Under
  * QEMU each hart is a host thread; one that halts gives its host core to
  * the harts the barrier waits for, which is where the wait goes when all
- * of them are busy.
+ * of them are busy. Never on the hart that takes the devices' interrupts
+ * (the network thread there would wait behind the urgent waiter), and for
+ * at most BARRIER_IDLE_MAX_US a barrier (a hart that does not answer for
+ * long must not starve this one's threads).
  */
+static bool barrier_may_idle(uint64_t idle_end)
+{
+	return this_hart()->index != IRQ_HART_INDEX && rdtime() < idle_end;
+}
+
 static void barrier_idle(uint64_t deadline)
 {
 	__atomic_store_n(&qs_waiter_hart, (int)this_hart()->index, __ATOMIC_RELEASE);
@@ -226,6 +241,7 @@ int quiesce_barrier(uint64_t timeout_us)
 	uint64_t deadline = rdtime() + timer_us_to_ticks(timeout_us);
 	struct thread *self = thread_current(), *none = NULL;
 	struct scan s = { .self = self };
+	uint64_t idle_end = rdtime() + timer_us_to_ticks(BARRIER_IDLE_MAX_US);
 	bool registered;
 	int rc = 0;
 
@@ -252,10 +268,10 @@ int quiesce_barrier(uint64_t timeout_us)
 			break;
 		}
 		/* Asleep, this hart runs whoever it owes (threads stuck mid-call here). */
-		if (s.busy_here || !registered)
-			thread_sleep_unless(&qs_notified, timer_ticks_to_us(deadline - now) + 1);
+		if (!s.busy_here && registered && barrier_may_idle(idle_end))
+			barrier_idle(deadline < idle_end ? deadline : idle_end);
 		else
-			barrier_idle(deadline);
+			thread_sleep_unless(&qs_notified, timer_ticks_to_us(deadline - now) + 1);
 	}
 	if (registered)
 		__atomic_store_n(&qs_waiter, NULL, __ATOMIC_RELEASE);
