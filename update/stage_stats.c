@@ -9,6 +9,12 @@
  * ends on the ota thread, in that order, through the agent's wait queue);
  * the first conversion after the switch is claimed with one atomic
  * exchange, whichever hart converts first.
+ *
+ * A bracket may begin on one hart and end on another (the handoff; the
+ * self-test, whose exit wakes the engine on the test's hart): its ticks
+ * are right (one timebase), its instructions only where rdinstret is one
+ * count for every hart, as under QEMU's -icount, where make bench takes
+ * them from.
  */
 #include <stdio.h>
 #include <string.h>
