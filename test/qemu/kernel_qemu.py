@@ -123,6 +123,16 @@ LOG_RE = re.compile(
     r"(?P<subsystem>[a-z][a-z0-9_-]*): (?P<message>\S.*)$")
 # A timestamp prefix anywhere: used to spot lines that got mixed together.
 PREFIX_ANYWHERE_RE = re.compile(r"\[\s*\d+\.\d{6}\] h\d+ [a-z][a-z0-9_-]*: ")
+
+
+def unglue_echo(q):
+    """The shell echoes what is typed a character at a time, so a log line
+    may follow the echo of a command on the same line ("mem[  6.39] h1 ...").
+    Puts such a line back on its own for the parser (once the run is over)."""
+    for i, line in enumerate(q.lines):
+        m = PREFIX_ANYWHERE_RE.search(line)
+        if m and m.start() > 0 and re.fullmatch(r"[a-z0-9 ]+", line[:m.start()]):
+            q.lines[i] = line[m.start():]
 KV_RE = re.compile(r'(?:^|(?<=\s))(?P<key>[A-Za-z_][A-Za-z0-9_.]*)='
                    r'(?P<value>"(?:[^"\\]|\\.)*"|[^\s]*)')
 

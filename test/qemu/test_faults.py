@@ -54,7 +54,7 @@ import re
 import pytest
 
 from kernel_checks import FAULT_CONTINUATION, check_timestamps_in_order
-from kernel_qemu import PREFIX_ANYWHERE_RE, REPO_ROOT, QemuError, parse_line
+from kernel_qemu import PREFIX_ANYWHERE_RE, REPO_ROOT, QemuError, parse_line, unglue_echo
 from update_checks import UpdateRun, check_heartbeats, read_pack_list
 from ota_checks import (boot_agent, build_pack, check_all_heartbeats, curl_put, ensure_built,
                         free_port, http_get_status, user_net, wait_agent_up)
@@ -99,16 +99,6 @@ def test_pack_list():
         assert [PACKS[n]["seq"] for n in plan] == sorted(PACKS[n]["seq"] for n in plan), plan
     assert seqs == sorted(seqs) and [PACKS[n]["seq"] for n in UART_PLAN] == sorted(
         PACKS[n]["seq"] for n in UART_PLAN)
-
-
-def unglue_echo(q):
-    """The shell echoes what is typed a character at a time, so a log line
-    may follow the echo of a command on the same line ("mem[  6.39] h1 ...").
-    Puts such a line back on its own for the parser (the run is over)."""
-    for i, line in enumerate(q.lines):
-        m = PREFIX_ANYWHERE_RE.search(line)
-        if m and m.start() > 0 and re.fullmatch(r"[a-z0-9 ]+", line[:m.start()]):
-            q.lines[i] = line[m.start():]
 
 
 class Run:

@@ -22,7 +22,7 @@ import re
 import pytest
 
 from kernel_checks import FAULT_CONTINUATION, check_log_format, check_timestamps_in_order
-from kernel_qemu import QemuError
+from kernel_qemu import QemuError, unglue_echo
 from update_checks import (BOOTARGS_MAX, DEMO_ELF, UpdateRun, ask_mem, boot_updates,
                            check_finished, check_heartbeats, check_no_crash, expected_result,
                            read_pack_list, require_demo_elf, state, update_args)
@@ -326,6 +326,7 @@ def run_rejections(factory, packs, name):
         mem["after"] = ask_mem(q)
     finally:
         q.wait_exit()
+    unglue_echo(q)      # `mem` typed while the demo logs: its echo may start a line
     run = UpdateRun(q)
     run.mem, run.plan = mem, packs
     return run

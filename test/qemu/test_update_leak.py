@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from kernel_qemu import QemuError
+from kernel_qemu import QemuError, unglue_echo
 from update_checks import (BOOTARGS_MAX, RollbackCrash, UpdateRun, ask_mem, boot_updates,
                            check_no_crash, packs_missing_from_image, require_demo_elf, trouble)
 
@@ -83,6 +83,7 @@ def run_plan(factory, packs, name):
     except QemuError as e:          # QemuTimeout included
         error = e
         q.kill()
+    unglue_echo(q)      # `mem` typed while the board logs: its echo may start a line
     run = UpdateRun(q)
     run.mem, run.error, run.packs = mem, error, packs
     return run
