@@ -72,6 +72,20 @@ static void enqueue(struct thread *t)
 	sched_enqueue(sched_ref, t);
 }
 
+/*
+ * @t (its lock held) waited for an event that came: runnable, first in
+ * line; with @here, an unpinned one moves to this hart (it runs as soon as
+ * the waker gives the hart up, with no other hart involved).
+ */
+static void enqueue_woken(struct thread *t, bool here)
+{
+	t->state = THREAD_RUNNABLE;
+	t->woken = true;
+	if (here && t->affinity < 0 && this_hart()->online)
+		t->hart = (int)this_hart()->index;
+	enqueue(t);
+}
+
 static struct thread *create(const char *name, thread_fn fn, void *arg, int affinity, bool next)
 {
 	struct thread *t;
@@ -258,13 +272,8 @@ static bool wake(struct thread *t, bool here)
 		}
 		spin_unlock(&h->sleep_lock);
 	}
-	if (woke) {
-		t->state = THREAD_RUNNABLE;
-		t->woken = true;
-		if (here && t->affinity < 0 && this_hart()->online)
-			t->hart = (int)this_hart()->index;
-		enqueue(t);
-	}
+	if (woke)
+		enqueue_woken(t, here);
 	spin_unlock(&t->lock);
 	return woke;
 }
@@ -359,9 +368,7 @@ void thread_wake_sleepers(struct hart *h, uint64_t now)
 
 		list_del(&t->wait_node);
 		spin_lock(&t->lock);
-		t->state = THREAD_RUNNABLE;
-		t->woken = true;
-		enqueue(t);
+		enqueue_woken(t, false);
 		spin_unlock(&t->lock);
 	}
 }
@@ -478,11 +485,7 @@ static int wake_some(struct waitq *wq, bool all, bool here)
 		list_del(&t->wait_node);
 		spin_unlock(&wq->lock);
 		spin_lock(&t->lock);
-		t->state = THREAD_RUNNABLE;
-		t->woken = true;
-		if (here && t->affinity < 0 && this_hart()->online)
-			t->hart = (int)this_hart()->index;
-		enqueue(t);
+		enqueue_woken(t, here);
 		spin_unlock(&t->lock);
 		n++;
 		if (!all)

@@ -808,6 +808,17 @@ static uint32_t open_from(struct fx *x, uint16_t sport)
 	return v.seq;
 }
 
+/* Every slot holds an open connection, from ports 20000 + i, one ms apart. */
+static void fill_slots(struct fx *x, struct many *m, uint32_t isn[NET_TCP_MAX_CONNS])
+{
+	teach_arp(x);
+	assert_int_equal(tcp_listen(x->ns, 80, &many_cb, m), 0);
+	for (int i = 0; i < NET_TCP_MAX_CONNS; i++) {
+		sim_set_time_ms(x->sim, sim_now_ms(x->sim) + 1);
+		isn[i] = open_from(x, (uint16_t)(20000 + i));
+	}
+}
+
 /*
  * With every slot taken, a SYN takes a closing connection's slot, in the
  * order tcp_close() documents: TIME_WAIT (silently), then FIN_WAIT_2
@@ -823,12 +834,7 @@ static void test_tcp_reclaim_closing_slots(void **state)
 	uint32_t isn[NET_TCP_MAX_CONNS];
 	int i;
 
-	teach_arp(x);
-	assert_int_equal(tcp_listen(x->ns, 80, &many_cb, &m), 0);
-	for (i = 0; i < NET_TCP_MAX_CONNS; i++) {
-		sim_set_time_ms(x->sim, sim_now_ms(x->sim) + 1);
-		isn[i] = open_from(x, (uint16_t)(20000 + i));
-	}
+	fill_slots(x, &m, isn);
 	assert_int_equal(m.n, NET_TCP_MAX_CONNS);
 	/* 5: FIN_WAIT_1 (our FIN never acknowledged); 7: FIN_WAIT_2; 9: TIME_WAIT. */
 	tcp_close(m.pcb[5]);
@@ -938,14 +944,8 @@ static void test_tcp_reclaim_spares_half_open(void **state)
 	struct many m = { 0 };
 	struct fb_tcp_view v;
 	uint32_t isn[NET_TCP_MAX_CONNS];
-	int i;
 
-	teach_arp(x);
-	assert_int_equal(tcp_listen(x->ns, 80, &many_cb, &m), 0);
-	for (i = 0; i < NET_TCP_MAX_CONNS; i++) {
-		sim_set_time_ms(x->sim, sim_now_ms(x->sim) + 1);
-		isn[i] = open_from(x, (uint16_t)(20000 + i));
-	}
+	fill_slots(x, &m, isn);
 	/* 3: CLOSING, every byte acknowledged (the FINs crossed); 4: TIME_WAIT. */
 	tcp_close(m.pcb[3]);
 	tcp_close(m.pcb[4]);
