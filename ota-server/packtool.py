@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-def _kernel_abi(default="lukos-abi-2"):
+def _kernel_abi(default="lukos-abi-3"):
     """KERNEL_ABI from the kernel tree this tool sits in (include/kernel/update.h)."""
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:

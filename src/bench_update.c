@@ -238,7 +238,7 @@ static void ratio_line(const char *name, uint64_t a, uint64_t b, const char *ext
 struct results {
 	uint64_t lazy[3], eager[3];	/* apply, ns */
 	uint64_t conv_med, conv_p99, conv_max, conv_n;
-	uint64_t wait_med, wait_p99, wait_max, wait_n;
+	uint64_t wait_med, wait_p99, wait_max, wait_n, overtakes, abandoned;
 	uint64_t stw_pause, stw_conv_max;
 	struct pct q_t, l_t, q_o, l_o;
 };
@@ -260,6 +260,9 @@ static void report(struct results *r)
 	kprintf("  %-30s %10lu %10lu %12lu %12lu\n", "caller blocked (those that were)",
 		(unsigned long)r->wait_med, (unsigned long)r->wait_p99, (unsigned long)r->wait_max,
 		(unsigned long)r->wait_n);
+	kprintf("  %-30s %10lu (conversions abandoned for them: %lu)\n",
+		"... that overtook a conversion", (unsigned long)r->overtakes,
+		(unsigned long)r->abandoned);
 	kprintf("  %-30s %10s %10s %12s %12s\n", "call latency, ns", "quiet med", "quiet p99",
 		"swap med", "swap p99");
 	print_calls("calls to the swapped class", r->q_t, r->l_t);
@@ -294,6 +297,8 @@ static void measure_live_swap(struct results *r)
 	phase = PH_NONE;
 	r->conv_max = ns(blackout_stats.max_conversion);
 	r->wait_max = ns(blackout_stats.max_wait);
+	r->overtakes = blackout_stats.overtakes;
+	r->abandoned = blackout_stats.abandoned;
 	log2_pct(blackout_stats.conversions, r->conv_max, &r->conv_med, &r->conv_p99, &r->conv_n);
 	log2_pct(blackout_stats.waits, r->wait_max, &r->wait_med, &r->wait_p99, &r->wait_n);
 	r->q_t = percentiles(PH_QUIET, true);

@@ -170,19 +170,35 @@ int ott_free(struct ott *t, ott_ref_t ref)
 	return 0;
 }
 
+void ott_lock(struct ott *t)
+{
+	spin_lock(&t->lock);
+}
+
+void ott_unlock(struct ott *t)
+{
+	spin_unlock(&t->lock);
+}
+
+struct object *ott_replace_locked(struct ott *t, ott_ref_t ref, struct object *obj)
+{
+	struct object *old;
+
+	if (!ref_live(t, ref) || !obj)
+		return NULL;
+	old = t->slots[ref.slot].obj;
+	obj->slot = ref.slot;
+	__atomic_store_n(&t->slots[ref.slot].obj, obj, __ATOMIC_RELEASE);
+	ott_invalidate(t, ref.slot);
+	return old;
+}
+
 struct object *ott_replace(struct ott *t, ott_ref_t ref, struct object *obj)
 {
 	struct object *old;
 
 	spin_lock(&t->lock);
-	if (!ref_live(t, ref) || !obj) {
-		spin_unlock(&t->lock);
-		return NULL;
-	}
-	old = t->slots[ref.slot].obj;
-	obj->slot = ref.slot;
-	__atomic_store_n(&t->slots[ref.slot].obj, obj, __ATOMIC_RELEASE);
-	ott_invalidate(t, ref.slot);
+	old = ott_replace_locked(t, ref, obj);
 	spin_unlock(&t->lock);
 	return old;
 }

@@ -26,6 +26,18 @@
  * handler on this hart calling the same object must never find it
  * claimed by the code it interrupted.
  *
+ * A conversion that can be overtaken (forward, every transfer on the way
+ * declared pure: UPDATE_PURE_TRANSFER) claims with OBJ_YIELDS as well. A
+ * caller kept waiting behind it longer than CONVERT_WAIT_MAX_US (the
+ * converter's hart stalled: under a hypervisor or QEMU, its host thread
+ * descheduled mid-claim) takes a count on the claimed word, marks it
+ * OBJ_OVERTAKEN and runs on the old version; callers after it do so at
+ * once. The converter commits by a compare-and-swap from its bare claim,
+ * which fails once the mark is there (even if those calls are over): it
+ * then drops the new state, unclaims and tries again later. So no caller
+ * waits for such a conversion longer than the bound, whatever happens to
+ * the converting hart.
+ *
  * Every counted call is an unwind node of its context (kernel/unwind.h):
  * a fault, a loop or a block in new code can be unwound to it and the
  * call retried. Every transfer runs under a recovery point: a fault in it
@@ -35,7 +47,8 @@
  * interrupt handler) for calls still in an instance runs on the new code,
  * counted and retryable, instead of spinning behind them.
  *
- * Locking: f->lock for the instance list and counters.
+ * Locking: f->lock for the instance list and counters; a commit takes the
+ * OTT's lock inside it (publish), nothing takes them the other way round.
  */
 #include <string.h>
 #include <kernel/convert.h>
@@ -53,6 +66,13 @@
 #include <kernel/unwind.h>
 
 #define COOKIE_PROBATION UNW_PROBATION
+/*
+ * How long a caller waits for an overtakable conversion before it runs on
+ * the old version instead: a few times the longest conversion seen under
+ * QEMU with every hart busy (p99 about 26 us, make bench's blackout), far
+ * below a stop-the-world pause.
+ */
+#define CONVERT_WAIT_MAX_US	50
 
 volatile uint64_t convert_failed_calls;
 /* transfer_back calls that faulted or failed (the kept state was used instead). */
@@ -309,20 +329,59 @@ static struct object *build_back(struct object *obj, struct class_version *to)
 	return target;
 }
 
-/* Puts @n in @old's place: list, counters, OTT slot. */
-static void publish(struct object *old, struct object *n, struct class_version *from,
-		    struct class_version *to)
+/*
+ * Puts @n in @old's place: OTT slot, list, counters. False if a caller
+ * overtook the claim first (@old is still the live state, with calls in it).
+ * Lock order: f->lock, then the OTT's.
+ */
+static bool publish(struct object *old, struct object *n, struct class_version *from,
+		    struct class_version *to, uint32_t claim)
 {
 	struct factory *f = old->factory;
+	uint32_t w = claim;
 
 	spin_lock(&f->lock);
+	ott_lock(&kernel_ott);
+	/*
+	 * The commit point. Both locks are held first, so that between it and
+	 * the slot's store (which lets waiting callers go) nothing can wait:
+	 * a hart stalled holding either lock stalls us before it, while the
+	 * callers may still overtake.
+	 */
+	if (!__atomic_compare_exchange_n(&old->inflight, &w, OBJ_CLAIMED, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		ott_unlock(&kernel_ott);
+		spin_unlock(&f->lock);
+		return false;
+	}
+	ott_replace_locked(&kernel_ott, ott_slot_ref(&kernel_ott, old->slot), n);
+	ott_unlock(&kernel_ott);
 	list__insert(&n->node, old->node.prev, old->node.next);
 	list_init(&old->node);
 	from->live--;
 	to->live++;
 	f->converted++;
 	spin_unlock(&f->lock);
-	ott_replace(&kernel_ott, ott_slot_ref(&kernel_ott, old->slot), n);
+	return true;
+}
+
+/* May a conversion of @obj up to @to be overtaken (every transfer on the way only reads)? */
+static bool transfers_pure(const struct object *obj, const struct class_version *to)
+{
+	for (uint32_t v = obj->version + 1; v <= to->cls->version; v++) {
+		const struct class_version *cv = version_by_number(obj->factory, v);
+
+		if (!cv || !cv->pure_transfer)
+			return false;
+	}
+	return true;
+}
+
+/* Drops the claim on @old, keeping the counts of calls that overtook it. */
+static uint32_t unclaim(struct object *old)
+{
+	return __atomic_fetch_and(&old->inflight, ~(OBJ_CLAIMED | OBJ_YIELDS | OBJ_OVERTAKEN),
+				  __ATOMIC_ACQ_REL);
 }
 
 int convert_instance(struct object *old, struct object **out)
@@ -330,7 +389,7 @@ int convert_instance(struct object *old, struct object **out)
 	struct class_version *from = object_version(old);
 	bool back = from->state == CV_REVERT;
 	struct class_version *to = back ? from->revert_to : old->factory->cur;
-	uint32_t zero = 0;
+	uint32_t zero = 0, claim;
 	unsigned long flags;
 	bool free_old = false;
 	struct object *n = NULL;
@@ -347,15 +406,16 @@ int convert_instance(struct object *old, struct object **out)
 	 * Off before the claim: no handler here may find it claimed by us, and
 	 * no preemption may leave it claimed.
 	 */
+	claim = OBJ_CLAIMED | (!back && transfers_pure(old, to) ? OBJ_YIELDS : 0);
 	flags = irq_save();
-	if (!__atomic_compare_exchange_n(&old->inflight, &zero, OBJ_CLAIMED, false,
+	if (!__atomic_compare_exchange_n(&old->inflight, &zero, claim, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		irq_restore(flags);
 		return (zero & OBJ_CLAIMED) ? -KE_ALREADY : -KE_BUSY;
 	}
 	if (ott_slot_object(&kernel_ott, old->slot) != old) {
 		/* Destroyed under its caller: nothing to convert, the slot is not ours. */
-		__atomic_store_n(&old->inflight, 0, __ATOMIC_RELEASE);
+		unclaim(old);
 		irq_restore(flags);
 		return -KE_STALE;
 	}
@@ -383,12 +443,22 @@ int convert_instance(struct object *old, struct object **out)
 		} else {
 			free_old = true;
 		}
-		publish(old, n, from, to);
-	} else {
-		/* After probation nothing can roll back: this one stays where it is. */
+		if (!publish(old, n, from, to, claim)) {
+			/* Overtaken: @old stays live; its calls decide nothing here. */
+			__atomic_add_fetch(&blackout_stats.abandoned, 1, __ATOMIC_RELAXED);
+			kfree(n);
+			n = NULL;
+			rc = -KE_BUSY;
+		}
+	}
+	if (rc && !(unclaim(old) & OBJ_OVERTAKEN)) {
+		/*
+		 * After probation nothing can roll back: this one stays where it
+		 * is (unless a caller overtook the claim: the fault may come from
+		 * reading state that call was changing).
+		 */
 		if (rc == -KE_FAULT && __atomic_load_n(&to->state, __ATOMIC_ACQUIRE) == CV_CURRENT)
 			old->flags |= OBJ_NOCONVERT;
-		__atomic_store_n(&old->inflight, 0, __ATOMIC_RELEASE);
 	}
 	this_hart()->converting = NULL;
 	note_blackout(rdtime() - t0);
@@ -404,18 +474,33 @@ int convert_instance(struct object *old, struct object **out)
 }
 
 /*
- * Waits until @self is converted by someone else, or is free to convert,
- * and returns what now sits in its slot (@self if it is still there).
+ * Waits until @self is converted by someone else, or is unclaimed (with
+ * @drain: until no call is in it either), and returns what now sits in
+ * its slot (@self if it is still there). A conversion that yields is
+ * overtaken after CONVERT_WAIT_MAX_US, or at once if another caller did
+ * already: then *@in is set, the call counted in @self, which stays live.
  */
-static struct object *follow(struct object *self)
+static struct object *follow(struct object *self, bool drain, bool *in)
 {
-	uint64_t t0 = rdtime();
+	uint64_t t0 = rdtime(), limit = t0 + timer_us_to_ticks(CONVERT_WAIT_MAX_US);
 	bool waited = false;
 	struct object *n;
+	uint32_t w;
 
+	*in = false;
 	while ((n = ott_slot_object(&kernel_ott, self->slot)) == self &&
-	       __atomic_load_n(&self->inflight, __ATOMIC_ACQUIRE))
+	       (w = __atomic_load_n(&self->inflight, __ATOMIC_ACQUIRE)) &&
+	       (drain || (w & OBJ_CLAIMED))) {
 		waited = true;
+		/* OBJ_YIELDS goes with the claim: at the commit or the unclaim. */
+		if ((w & OBJ_YIELDS) && ((w & OBJ_OVERTAKEN) || rdtime() >= limit) &&
+		    __atomic_compare_exchange_n(&self->inflight, &w, (w | OBJ_OVERTAKEN) + 1, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			__atomic_add_fetch(&blackout_stats.overtakes, 1, __ATOMIC_RELAXED);
+			*in = true;
+			break;
+		}
+	}
 	if (waited)
 		note_wait(rdtime() - t0);
 	return n;
@@ -536,6 +621,7 @@ ott_method_t lazy_enter(struct object *self, unsigned long m, struct ip_frame *f
 		struct class_version *cv = object_version(self);
 		int state = __atomic_load_n(&cv->state, __ATOMIC_ACQUIRE);
 		struct object *n = NULL;
+		bool in;
 		int err;
 
 		f->node.cookie = 0;
@@ -581,7 +667,9 @@ ott_method_t lazy_enter(struct object *self, unsigned long m, struct ip_frame *f
 					return counted(self, cv, m, f, true);
 			}
 		}
-		n = follow(self);
+		n = follow(self, state == CV_REVERT, &in);
+		if (in)
+			return counted(self, cv, m, f, state == CV_PROBATION);	/* overtook a conversion */
 		if (!n)
 			return (ott_method_t)ott_stale_method;
 		if (n != self) {

@@ -379,6 +379,11 @@ static enum update_result check_desc(const struct update_desc *d, const struct p
 		snprintf(err, errlen, "%s: new version drops methods or lacks a transfer", ps->name);
 		return UPDATE_ERR_INTERFACE;
 	}
+	if (d->flags & ~UPDATE_FLAGS_KNOWN) {
+		snprintf(err, errlen, "%s: module descriptor has unknown flags %#x", ps->name,
+			 (unsigned int)(d->flags & ~UPDATE_FLAGS_KNOWN));
+		return UPDATE_ERR_MALFORMED;
+	}
 	return UPDATE_OK;
 }
 
@@ -426,6 +431,7 @@ static enum update_result load_step(struct update_record *rec, unsigned int i, c
 	class_version_init(s->cv, s->f, s->d->cls);
 	s->cv->transfer = s->d->transfer;
 	s->cv->transfer_back = s->d->transfer_back;
+	s->cv->pure_transfer = s->d->flags & UPDATE_PURE_TRANSFER;
 	s->cv->module = s->mod;
 	stage_end(STAGE_DESCRIPTOR);
 	if (s->d->selftest) {

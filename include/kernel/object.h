@@ -70,6 +70,7 @@ struct class_version {
 	transfer_fn transfer_back;	/* to the previous version, for rollbacks; optional */
 	uint32_t live;			/* instances laid out for this version */
 	volatile int state;		/* enum cv_state */
+	bool pure_transfer;		/* its transfer only reads (UPDATE_PURE_TRANSFER) */
 	struct class_version *revert_to;	/* in CV_REVERT: the version to go back to */
 	/* Probation calls in flight, per epoch (update/convert.c). */
 	volatile uint32_t probation_calls[2];
@@ -82,6 +83,10 @@ struct class_version {
 #define OBJ_NOCONVERT	(1U << 1)	/* its transfer faulted after probation: stays where it is */
 /* In object.inflight: a conversion owns the instance. */
 #define OBJ_CLAIMED	(1U << 31)
+/* With OBJ_CLAIMED: a caller kept waiting may overtake the conversion (update/convert.c). */
+#define OBJ_YIELDS	(1U << 30)
+/* With OBJ_YIELDS: a caller did; the conversion will not be published. */
+#define OBJ_OVERTAKEN	(1U << 29)
 
 struct factory {
 	struct class_version *cur;	/* instances are born in this version */

@@ -122,6 +122,15 @@ int ott_free(struct ott *t, ott_ref_t ref);
  * every hart's cached translation of it. Returns the previous object.
  */
 struct object *ott_replace(struct ott *t, ott_ref_t ref, struct object *obj);
+/*
+ * The same with the table's lock already held (ott_lock), for a caller
+ * that decides and replaces in one step: a conversion's commit
+ * (update/convert.c), which takes the lock before its commit point so
+ * that nothing after that point waits.
+ */
+struct object *ott_replace_locked(struct ott *t, ott_ref_t ref, struct object *obj);
+void ott_lock(struct ott *t);
+void ott_unlock(struct ott *t);
 
 /* A reference to whatever is in @slot now (engine use: it owns the slot). */
 ott_ref_t ott_slot_ref(const struct ott *t, uint32_t slot);

@@ -16,16 +16,30 @@
 
 /*
  * The kernel ABI modules are built against; bumped when headers change
- * shape (abi-2: struct thread and struct hart gained guarded-stack fields).
- * ota-server/ reads it from here.
+ * shape (abi-2: struct thread and struct hart gained guarded-stack fields;
+ * abi-3: struct update_desc gained flags). ota-server/ reads it from here.
  */
-#define KERNEL_ABI "lukos-abi-2"
+#define KERNEL_ABI "lukos-abi-3"
 
 enum update_mode {
 	UPDATE_MODE_DEFAULT,	/* lazy for classes with many instances, else eager */
 	UPDATE_MODE_LAZY,
 	UPDATE_MODE_EAGER,
 };
+
+/*
+ * update_desc.flags.
+ * UPDATE_PURE_TRANSFER: transfer() only reads the old state and acquires
+ * nothing but what lives inside the new one (the documented contract,
+ * declared). A conversion of such a step may then be abandoned half-way:
+ * a caller kept waiting behind it longer than CONVERT_WAIT_MAX_US runs on
+ * the old version instead, and the converter drops its new state and
+ * tries again later (update/convert.c). Without the flag a caller waits
+ * for the conversion however long it takes (a transfer that moves things
+ * out of the old state, as sched v2's does, must not set it).
+ */
+#define UPDATE_PURE_TRANSFER	(1U << 0)
+#define UPDATE_FLAGS_KNOWN	UPDATE_PURE_TRANSFER
 
 struct update_desc {
 	const char *abi;		/* KERNEL_ABI it was built against */
@@ -39,6 +53,7 @@ struct update_desc {
 	/* Runs before commit on a scratch instance; 0 means fit to run. */
 	int (*selftest)(const struct class *cls);
 	enum update_mode mode;		/* a pack's update,mode overrides it */
+	uint32_t flags;			/* UPDATE_PURE_TRANSFER; other bits must be 0 */
 };
 
 /* Result of applying a pack (also the reason a pack was rejected). */

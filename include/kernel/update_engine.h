@@ -100,6 +100,8 @@ struct blackout_stats {
 	uint64_t conversions[BLACKOUT_BUCKETS];
 	uint64_t waits[BLACKOUT_BUCKETS];
 	uint64_t max_conversion, max_wait;
+	uint64_t overtakes;		/* waits that ended overtaking a stalled conversion */
+	uint64_t abandoned;		/* conversions dropped at their commit for that */
 };
 extern struct blackout_stats blackout_stats;
 void blackout_stats_reset(void);

@@ -143,7 +143,7 @@ class FakeAgent:
                     self.classes = classes
                 self.events.append(event)
                 self.pending = None
-            body = {"abi": "lukos-abi-2", "board": self.board, "classes": dict(self.classes),
+            body = {"abi": "lukos-abi-3", "board": self.board, "classes": dict(self.classes),
                     "seq": self.seq, "state": self.state, "result": self.result,
                     "result_code": {"initial": 0, "success": 1, "integrity-failure": 5,
                                     "unsupported-package": 6, "update-failed": 8}.get(self.result, 8),

@@ -264,7 +264,7 @@ def test_build_signed_pack_from_source(tmp_path, keys, kernel_build):
     img = fdt.path_offset("/images/step-1")
     assert bytes(fdt.getprop(img, "data")) == module
     for prop, want in (("type", "firmware"), ("arch", "riscv"), ("os", "elf"), ("compression", "none"),
-                       ("update,class", "counter"), ("update,abi", "lukos-abi-2"), ("update,mode", "lazy")):
+                       ("update,class", "counter"), ("update,abi", "lukos-abi-3"), ("update,mode", "lazy")):
         assert fdt.getprop(img, prop).as_str() == want, prop
     assert fdt.getprop(img, "update,from").as_uint32() == 1
     assert fdt.getprop(img, "update,to").as_uint32() == 2
@@ -292,7 +292,7 @@ def test_build_signed_pack_from_source(tmp_path, keys, kernel_build):
 
     # a tampered property breaks the signature (the one after the module: it has its own copy)
     bad = bytearray(blob)
-    at = bad.find(b"lukos-abi-2", blob.find(module) + len(module))
+    at = bad.find(b"lukos-abi-3", blob.find(module) + len(module))
     bad[at + len("lukos-abi-")] = ord("9")
     with pytest.raises(Exception):
         fitsig.verify(bytes(bad), str(keys / "pubkey.dtb"))
@@ -429,8 +429,9 @@ def test_push_gives_up_after_retries(agents, small_pack):
 
 def test_push_retries_a_refused_connection(agents, small_pack):
     a = agents(listen=False)  # bound, not listening: connections are refused
-    threading.Timer(0.4, a.listen).start()
+    # The pack first: building it may take longer than the timer below.
     data = open(small_pack(), "rb").read()
+    threading.Timer(0.4, a.listen).start()
     b = ota_push.push_one(("127.0.0.1", a.port), data, ota_push.PushOptions(retries=5, backoff=0.2))
     assert b["ok"] and b["attempts"] >= 2 and b["http_status"] == 200
 
@@ -532,7 +533,7 @@ def test_status_table(agents, small_pack):
     r = run("status", a.addr, check=0)
     out = r.stdout
     assert a.addr in out and "(qemu-virt)" in out
-    assert "lukos-abi-2" in out
+    assert "lukos-abi-3" in out
     assert "idle (LwM2M 0)" in out and "success (LwM2M 1)" in out
     assert "sequence     9" in out
     assert "counter        v2" in out and "uart           v1" in out

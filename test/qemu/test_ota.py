@@ -145,7 +145,7 @@ def make_pack(dut, name):
 
 def test_status_initial(dut):
     st = dut.status()
-    assert st["abi"] == "lukos-abi-2", st
+    assert st["abi"] == "lukos-abi-3", st
     assert st["board"] == dut.board, st
     for cls in ("uart", "sched", "counter", "netdev", "timer", "plic"):
         assert st["classes"].get(cls) == 1, f"class {cls} not at version 1: {st}"
@@ -401,7 +401,7 @@ REJECTS = [
     Reject("downgrade-own", ("hifive-unleashed",), "downgrade", r"^step-1: step 3->2 goes down$",
            "made"),
     # what the kernel cannot take
-    Reject("abi", BOTH, "abi", r"^step-1: built for ABI lukos-abi-0, kernel is lukos-abi-2$"),
+    Reject("abi", BOTH, "abi", r"^step-1: built for ABI lukos-abi-0, kernel is lukos-abi-3$"),
     Reject("unknown-class", BOTH, "unknown-class", r"^step-1: no class nosuch in this kernel$"),
     Reject("requirement", BOTH, "requirement", r"^step-1: requires sched>=9, it is at 2$"),
     Reject("garbage-elf", BOTH, "link", r"\bELF\b"),
@@ -409,6 +409,7 @@ REJECTS = [
     Reject("interface", BOTH, "interface", r"^step-1: new version drops methods or lacks a transfer$"),
     Reject("selftest", BOTH, "selftest", r"^step-1: self-test failed$"),
     Reject("half-bad", VIRT, "malformed", r"^step-2: module is not counter 3->4$"),
+    Reject("bad-flags", BOTH, "malformed", r"^step-1: module descriptor has unknown flags 0x80$"),
     # a pack for qemu-virt's ns16550 driver on sifive_u's UART
     # (uart-v2.itb itself has seq 1: a replay by now; the same step with seq 40)
     Reject("uart-ns16550-own", ("hifive-unleashed",), "unknown-class",

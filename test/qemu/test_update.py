@@ -74,7 +74,7 @@ DETAIL = {
     "downgrade": r"^step-1: step 4->3 goes down$",
     "unknown-class": r"^step-1: no class nosuch in this kernel$",
     "requirement": r"^step-1: requires sched>=9, it is at 2$",
-    "abi": r"^step-1: built for ABI lukos-abi-0, kernel is lukos-abi-2$",
+    "abi": r"^step-1: built for ABI lukos-abi-0, kernel is lukos-abi-3$",
     "link": r"unresolved symbol 'page_alloc'",
     "interface": r"^step-1: new version drops methods or lacks a transfer$",
     "selftest": r"^step-1: self-test failed$",
@@ -86,6 +86,7 @@ DETAIL = {
     # signatures (a pack must be signed by the board's key)
     "unsigned": r"\bno signature\b",
     "other-key": r"^signature-1: .*\bfailed\b",
+    "bad-flags": r"^step-1: module descriptor has unknown flags 0x80$",
 }
 # A rejection this file does not know yet still needs a detail naming what failed.
 ANY_DETAIL = r"\S"

@@ -1637,6 +1637,124 @@ static void test_caller_waits_for_converter(void **state)
 	assert_int_equal(st(n)->value, 13);
 }
 
+/*
+ * A converter stalled in its transfer (under QEMU or a hypervisor: its
+ * hart's host thread descheduled) until the caller's call has returned.
+ */
+static volatile int caller_done;
+
+static int xfer_stalled(const struct object *old, struct object *new)
+{
+	__atomic_store_n(&in_transfer, 1, __ATOMIC_RELEASE);
+	if (!wait_for(&caller_done, 1))
+		helper_timed_out = 1;
+	return 0;
+}
+
+static uint64_t total_waits(void)
+{
+	uint64_t waits = 0;
+
+	for (int b = 0; b < BLACKOUT_BUCKETS; b++)
+		waits += blackout_stats.waits[b];
+	return waits;
+}
+
+static void test_caller_overtakes_stalled_converter(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r = mk(x, 12);
+	struct object *o = obj(r), *n;
+	struct class_version *v2;
+	pthread_t t;
+
+	v2 = fx_update(x, 2, false, false);
+	v2->pure_transfer = true;
+	in_transfer = helper_timed_out = caller_done = 0;
+	helper_obj = o;
+	helper_out = NULL;
+	xfer_hook = xfer_stalled;
+	assert_int_equal(pthread_create(&t, NULL, converter_hart, NULL), 0);
+	assert_true(wait_for(&in_transfer, 1));
+	assert_int_equal(o->inflight, OBJ_CLAIMED | OBJ_YIELDS);
+	host_clock_step = 10;		/* 1 us a clock read: the wait's bound passes */
+	/* Hart 0 calls while hart 1 is stuck mid-transfer: it runs on the old version. */
+	assert_int_equal(o_add(o, 1), 13);
+	host_clock_step = 0;
+	assert_int_equal(last_version, 1);
+	assert_ptr_equal(last_self, o);
+	assert_int_equal(total_waits(), 1);
+	assert_true(blackout_stats.max_wait >= timer_us_to_ticks(50));
+	assert_true(blackout_stats.max_wait < timer_us_to_ticks(50) + 100);
+	assert_int_equal(o->inflight, OBJ_CLAIMED | OBJ_YIELDS | OBJ_OVERTAKEN);
+	/* The next caller does not wait for the bound again: the conversion is void. */
+	assert_int_equal(o_add(o, 1), 14);
+	assert_int_equal(last_version, 1);
+	assert_int_equal(total_waits(), 2);
+	__atomic_store_n(&caller_done, 1, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_false(helper_timed_out);
+	/* The converter found the count at its commit: it dropped its new state. */
+	assert_int_equal(helper_rc, -KE_BUSY);
+	assert_ptr_equal(obj(r), o);
+	assert_int_equal(o->inflight, 0);
+	assert_int_equal(st(o)->value, 14);
+	assert_int_equal(v2->live, 0);
+	assert_false(o->flags & OBJ_NOCONVERT);
+	/* Its next call converts it, with the calls that overtook counted in. */
+	xfer_hook = NULL;
+	assert_int_equal(o_add(o, 1), 15);
+	n = obj(r);
+	assert_ptr_not_equal(n, o);
+	assert_int_equal(last_version, 2);
+	assert_int_equal(st(n)->value, 15);
+	assert_int_equal(nxfers, 2);
+	assert_int_equal(v2->live, 1);
+}
+
+/* As xfer_slow, with 2 ms passing on the clock meanwhile. */
+static int xfer_slow_2ms(const struct object *old, struct object *new)
+{
+	unsigned long n = __atomic_load_n(&host_rdtime_calls, __ATOMIC_SEQ_CST);
+
+	__atomic_store_n(&in_transfer, 1, __ATOMIC_RELEASE);
+	if (!wait_rdtime_after(n))
+		helper_timed_out = 1;
+	__atomic_add_fetch(&host_clock, timer_us_to_ticks(2000), __ATOMIC_SEQ_CST);
+	usleep(2000);
+	return 0;
+}
+
+/* Without UPDATE_PURE_TRANSFER a caller waits however long the transfer takes. */
+static void test_caller_waits_for_impure_converter(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r = mk(x, 12);
+	struct object *o = obj(r), *n;
+	pthread_t t;
+
+	fx_update(x, 2, false, false);
+	in_transfer = helper_timed_out = 0;
+	helper_obj = o;
+	helper_out = NULL;
+	xfer_hook = xfer_slow_2ms;
+	assert_int_equal(pthread_create(&t, NULL, converter_hart, NULL), 0);
+	assert_true(wait_for(&in_transfer, 1));
+	assert_int_equal(o->inflight, OBJ_CLAIMED);
+	assert_int_equal(o_add(o, 1), 13);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_false(helper_timed_out);
+	assert_int_equal(helper_rc, 0);
+	n = obj(r);
+	assert_ptr_equal(helper_out, n);
+	assert_int_equal(last_version, 2);
+	assert_ptr_equal(last_self, n);
+	/* It waited the transfer's 2 ms, far past the bound. */
+	assert_true(blackout_stats.max_wait >= timer_us_to_ticks(2000));
+	assert_int_equal(total_waits(), 1);
+	assert_int_equal(st(n)->value, 13);
+}
+
 static volatile int release_go;
 
 static void *count_holder(void *arg)
@@ -2492,6 +2610,8 @@ int main(void)
 		T(test_revert_fresh_state),
 		T(test_revert_reentrant_call),
 		T(test_caller_waits_for_converter),
+		T(test_caller_overtakes_stalled_converter),
+		T(test_caller_waits_for_impure_converter),
 		T(test_revert_waits_for_other_context),
 		T(test_convert_all_many),
 		T(test_convert_all_busy),

@@ -92,6 +92,7 @@ const struct update_desc update_desc = {
 	.to = 2,
 	.cls = &v2_class,
 	.transfer = COUNTER_V2_TRANSFER,
+	.flags = UPDATE_PURE_TRANSFER,	/* it only reads the old state */
 	.transfer_back = COUNTER_V2_TRANSFER_BACK,
 	.selftest = COUNTER_V2_SELFTEST,
 	.mode = UPDATE_MODE_LAZY,

@@ -65,5 +65,6 @@ static int v4_selftest(const struct class *cls)
 const struct update_desc update_desc = {
 	.abi = KERNEL_ABI, .class_name = "counter", .impl = "counter", .from = 3, .to = 4,
 	.cls = &v4_class, .transfer = same_layout, .transfer_back = same_layout,
+	.flags = UPDATE_PURE_TRANSFER,
 	.selftest = v4_selftest, .mode = UPDATE_MODE_LAZY,
 };

@@ -77,6 +77,7 @@ const struct update_desc update_desc = {
 	.to = 4,
 	.cls = &v4_class,
 	.transfer = same_layout,
+	.flags = UPDATE_PURE_TRANSFER,	/* it only reads the old state */
 	.transfer_back = same_layout,
 	.selftest = v4_selftest,
 	.mode = UPDATE_MODE_EAGER,

@@ -116,6 +116,7 @@ const struct update_desc update_desc = {
 	.to = 2,
 	.cls = &v2_class,
 	.transfer = UART_V2_TRANSFER,
+	.flags = UPDATE_PURE_TRANSFER,	/* it only reads the old state */
 	.transfer_back = copy_state,
 	.selftest = v2_selftest,
 	.mode = UPDATE_MODE_EAGER,

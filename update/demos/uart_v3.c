@@ -44,6 +44,7 @@ const struct update_desc update_desc = {
 	.to = 3,
 	.cls = &v3_class,
 	.transfer = v2_to_v3,
+	.flags = UPDATE_PURE_TRANSFER,	/* it only reads the old state */
 	.transfer_back = v2_to_v3,	/* the device part is what both share */
 	.selftest = v3_selftest,
 	.mode = UPDATE_MODE_EAGER,

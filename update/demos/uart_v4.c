@@ -47,6 +47,7 @@ const struct update_desc update_desc = {
 	.to = 4,
 	.cls = &v4_class,
 	.transfer = carry,
+	.flags = UPDATE_PURE_TRANSFER,	/* it only reads the old state */
 	.transfer_back = carry,
 	.selftest = v4_selftest,
 	.mode = UPDATE_MODE_EAGER,

@@ -29,4 +29,5 @@ static int carry(const struct object *from, struct object *to)
 const struct update_desc update_desc = {
 	.abi = KERNEL_ABI, .class_name = "uart", .impl = "ns16550", .from = 4, .to = 5,
 	.cls = &v5_class, .transfer = carry, .transfer_back = carry, .mode = UPDATE_MODE_EAGER,
+	.flags = UPDATE_PURE_TRANSFER,
 };

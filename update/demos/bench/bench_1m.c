@@ -71,5 +71,6 @@ static int selftest(const struct class *c)
 const struct update_desc update_desc = {
 	.abi = KERNEL_ABI, .class_name = "counter", .impl = "counter", .from = 1, .to = 2,
 	.cls = &cls, .transfer = copy, .transfer_back = copy, .selftest = selftest,
+	.flags = UPDATE_PURE_TRANSFER,
 	.mode = UPDATE_MODE_LAZY,
 };

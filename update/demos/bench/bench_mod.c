@@ -32,4 +32,5 @@ static int copy(const struct object *from, struct object *to)
 const struct update_desc update_desc = {
 	.abi = KERNEL_ABI, .class_name = BCLASS, .impl = "bench", .from = BFROM, .to = BFROM + 1,
 	.cls = &cls, .transfer = copy, .transfer_back = copy,
+	.flags = UPDATE_PURE_TRANSFER,	/* copy() only reads the old state */
 };
