@@ -9,9 +9,10 @@
  * free), re-entrant calls, the claim protocol, probation frames
  * (find/abandon and a retried call after an emulated fault), rollback
  * (kept state reused, transfer_back, fresh state from init), convert_all
- * and friends, blackout figures, and two concurrent cases with a second
- * pthread playing another hart (a caller waiting for a converter, a
- * reverting caller waiting for a count to drain).
+ * and friends, blackout figures, and concurrent cases with a second
+ * pthread playing another hart (a caller waiting for a converter, one
+ * overtaking a stalled converter whose transfer is declared pure and one
+ * that must not, a reverting caller waiting for a count to drain).
  *
  * Target-only pieces are stood in for:
  *  - test/unit/hostinc/kernel/hart.h: this_hart() returns host_cur_hart
