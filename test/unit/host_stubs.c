@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sched.h>
 #include <cmocka.h>
 
 #include <kernel/ott.h>
@@ -37,8 +39,8 @@ void *kzalloc(size_t size)
 		return NULL;
 	p = calloc(1, size ? size : 1);
 	if (p) {
-		host_live_allocs++;
-		host_total_allocs++;
+		__atomic_add_fetch(&host_live_allocs, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&host_total_allocs, 1, __ATOMIC_RELAXED);
 	}
 	return p;
 }
@@ -57,9 +59,8 @@ void kfree(void *p)
 {
 	if (!p)
 		return;
-	if (host_live_allocs <= 0)
+	if (__atomic_sub_fetch(&host_live_allocs, 1, __ATOMIC_RELAXED) < 0)
 		fail_msg("kfree(%p) with no live allocation", p);
-	host_live_allocs--;
 	free(p);
 }
 
@@ -70,20 +71,26 @@ static struct {
 	void *arg;
 } host_calls[HOST_MAX_DEFERRED];
 static unsigned int host_ncalls;
+/* Several test threads may convert at once (test_convert's stress case). */
+static pthread_mutex_t host_defer_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void object_free_deferred(struct object *obj)
 {
+	pthread_mutex_lock(&host_defer_lock);
 	if (host_ndeferred >= HOST_MAX_DEFERRED)
 		fail_msg("too many deferred frees");
 	host_deferred[host_ndeferred++] = obj;
+	pthread_mutex_unlock(&host_defer_lock);
 }
 
 int defer_call(void (*fn)(void *arg), void *arg)
 {
+	pthread_mutex_lock(&host_defer_lock);
 	if (host_ncalls >= HOST_MAX_DEFERRED)
 		fail_msg("too many deferred calls");
 	host_calls[host_ncalls].fn = fn;
 	host_calls[host_ncalls++].arg = arg;
+	pthread_mutex_unlock(&host_defer_lock);
 	return 0;
 }
 
@@ -102,6 +109,22 @@ void host_defer_flush(void)
 int host_locks_held;
 unsigned long host_lock_ops;
 
+/*
+ * Locks are real spinlocks between test threads (each plays a hart);
+ * taking one the calling thread already holds fails the test (on the
+ * target it would deadlock). Threads are numbered in the order they
+ * first lock, the test's main thread first (0).
+ */
+static int32_t host_lock_ids;
+static _Thread_local int32_t host_lock_id = -1;
+
+static int32_t host_self(void)
+{
+	if (host_lock_id < 0)
+		host_lock_id = __atomic_fetch_add(&host_lock_ids, 1, __ATOMIC_RELAXED);
+	return host_lock_id;
+}
+
 void spin_init(struct spinlock *l, const char *name)
 {
 	l->locked = 0;
@@ -111,36 +134,39 @@ void spin_init(struct spinlock *l, const char *name)
 
 void spin_lock(struct spinlock *l)
 {
-	/* Single-threaded: a held lock can only be ours, i.e. a self-deadlock. */
-	if (l->locked)
+	int32_t me = host_self();
+
+	if (__atomic_load_n(&l->locked, __ATOMIC_ACQUIRE) && l->owner == me)
 		fail_msg("spin_lock(%s): already held (would deadlock)",
 			 l->name ? l->name : "?");
-	l->locked = 1;
-	l->owner = 0;
-	host_locks_held++;
-	host_lock_ops++;
+	while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
+			sched_yield();
+	l->owner = me;
+	__atomic_add_fetch(&host_locks_held, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&host_lock_ops, 1, __ATOMIC_RELAXED);
 }
 
 void spin_unlock(struct spinlock *l)
 {
-	if (!l->locked)
+	if (!l->locked || l->owner != host_self())
 		fail_msg("spin_unlock(%s): lock not held", l->name ? l->name : "?");
-	l->locked = 0;
 	l->owner = -1;
-	host_locks_held--;
+	__atomic_sub_fetch(&host_locks_held, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
 }
 
 int spin_holding(const struct spinlock *l)
 {
-	return l->locked != 0;
+	return l->locked != 0 && l->owner == host_self();
 }
 
 void spin_force_release(struct spinlock *l)
 {
 	if (l->locked)
-		host_locks_held--;
-	l->locked = 0;
+		__atomic_sub_fetch(&host_locks_held, 1, __ATOMIC_RELAXED);
 	l->owner = -1;
+	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
 }
 
 static int irq_depth;

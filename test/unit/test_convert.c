@@ -1756,6 +1756,110 @@ static void test_caller_waits_for_impure_converter(void **state)
 	assert_int_equal(st(n)->value, 13);
 }
 
+/*
+ * Stress: callers on two harts add to 48 instances while a third hart
+ * converts them all (the eager walk); every other one of its transfers
+ * stalls until a caller has overtaken it, so conversions are abandoned and
+ * redone while calls keep coming (and callers convert some themselves). Each caller owns every other instance (the test
+ * class's add is not atomic), so what counts is the protocol alone: every
+ * add lands exactly once, on whichever state is live, and all end on v2.
+ */
+#define STRESS_OBJS	48	/* of the OTT's 64 slots */
+#define STRESS_ADDS	20000
+
+static ott_ref_t stress_refs[STRESS_OBJS];
+static volatile int stress_stop, stress_go;
+
+static int xfer_sometimes_stalled(const struct object *old, struct object *new)
+{
+	static unsigned long n;
+
+	if (host_cur_hart == &harts[3] && n++ % 2 == 0) {
+		/* Stalled until someone overtakes this claim (at most 20 ms). */
+		for (int i = 0; i < 20000; i++) {
+			if (__atomic_load_n(&old->inflight, __ATOMIC_ACQUIRE) & OBJ_OVERTAKEN)
+				break;
+			usleep(1);
+		}
+	}
+	return 0;
+}
+
+struct stress_caller {
+	unsigned int hart, first;
+	long adds;
+};
+
+static void *stress_caller_main(void *arg)
+{
+	struct stress_caller *c = arg;
+	unsigned int i = c->first;
+
+	host_cur_hart = &harts[c->hart];
+	while (!__atomic_load_n(&stress_go, __ATOMIC_ACQUIRE))
+		;
+	for (long k = 0; k < STRESS_ADDS; k++) {
+		o_add(obj(stress_refs[i]), 1);
+		c->adds++;
+		i = (i + 2) % STRESS_OBJS;
+	}
+	return NULL;
+}
+
+static void *stress_converter_main(void *arg)
+{
+	struct fx *x = arg;
+
+	host_cur_hart = &harts[3];
+	__atomic_store_n(&stress_go, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&stress_stop, __ATOMIC_ACQUIRE))
+		convert_all(&x->f, 1000000);
+	return NULL;
+}
+
+static void test_overtake_stress(void **state)
+{
+	struct fx *x = fx_new();
+	struct stress_caller callers[2] = { { 1, 0, 0 }, { 2, 1, 0 } };
+	struct class_version *v2;
+	pthread_t ct[2], conv;
+	long sum = 0;
+
+	for (int i = 0; i < STRESS_OBJS; i++)
+		stress_refs[i] = mk(x, 0);
+	v2 = fx_update(x, 2, false, false);
+	v2->pure_transfer = true;
+	xfer_hook = xfer_sometimes_stalled;
+	host_clock_step = 10;		/* 1 us a clock read: the wait's bound passes */
+	stress_stop = stress_go = 0;
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&ct[i], NULL, stress_caller_main, &callers[i]), 0);
+	assert_int_equal(pthread_create(&conv, NULL, stress_converter_main, x), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(ct[i], NULL), 0);
+	__atomic_store_n(&stress_stop, 1, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_join(conv, NULL), 0);
+	host_clock_step = 0;
+	xfer_hook = NULL;
+	assert_int_equal(convert_all(&x->f, 1000000), 0);
+	for (int i = 0; i < STRESS_OBJS; i++) {
+		struct object *o = obj(stress_refs[i]);
+
+		assert_int_equal(o->version, 2);
+		assert_int_equal(o->inflight, 0);
+		sum += st(o)->value;
+	}
+	assert_int_equal(sum, callers[0].adds + callers[1].adds);
+	assert_int_equal(sum, 2L * STRESS_ADDS);
+	assert_int_equal(v2->live, STRESS_OBJS);
+	assert_int_equal(list_len(x), STRESS_OBJS);
+	/* The case it is about did happen. */
+	assert_true(blackout_stats.overtakes > 0);
+	assert_true(blackout_stats.abandoned > 0);
+	print_message("stress: %lu overtakes, %lu conversions abandoned\n",
+		      (unsigned long)blackout_stats.overtakes, (unsigned long)blackout_stats.abandoned);
+}
+
 static volatile int release_go;
 
 static void *count_holder(void *arg)
@@ -2613,6 +2717,7 @@ int main(void)
 		T(test_caller_waits_for_converter),
 		T(test_caller_overtakes_stalled_converter),
 		T(test_caller_waits_for_impure_converter),
+		T(test_overtake_stress),
 		T(test_revert_waits_for_other_context),
 		T(test_convert_all_many),
 		T(test_convert_all_busy),
