@@ -1,4 +1,4 @@
-// unit-srcs: update/convert.c src/unwind.c src/factory.c src/ott.c test/unit/host_stubs.c test/unit/hostinc/host_target.c
+// unit-srcs: update/convert.c update/convert_walk.c src/unwind.c src/factory.c src/ott.c test/unit/host_stubs.c test/unit/hostinc/host_target.c
 // unit-libs: -lpthread
 // unit-cflags: -Itest/unit/hostinc
 /*

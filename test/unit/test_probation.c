@@ -1,4 +1,4 @@
-// unit-srcs: update/probation.c update/convert.c src/unwind.c src/factory.c src/ott.c test/unit/host_stubs.c test/unit/hostinc/host_target.c
+// unit-srcs: update/probation.c update/convert.c update/convert_walk.c src/unwind.c src/factory.c src/ott.c test/unit/host_stubs.c test/unit/hostinc/host_target.c
 // unit-cflags: -Itest/unit/hostinc
 /*
  * Host tests of the probation monitor and the hooks that start a rollback
