@@ -8,6 +8,7 @@
  */
 #include <string.h>
 #include <kernel/http.h>
+#include <kernel/http_head.h>
 
 void http_init(struct http_req *r)
 {
@@ -21,26 +22,6 @@ static size_t fail(struct http_req *r, int status, size_t consumed)
 	r->state = HTTP_ERROR;
 	r->status = status;
 	return consumed;
-}
-
-static bool ieq(const char *a, const char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char x = a[i], y = b[i];
-
-		if (x >= 'A' && x <= 'Z')
-			x += 'a' - 'A';
-		if (y >= 'A' && y <= 'Z')
-			y += 'a' - 'A';
-		if (x != y)
-			return false;
-	}
-	return true;
-}
-
-static bool token_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' || c == '_';
 }
 
 /* "METHOD SP path SP HTTP/1.x" */
@@ -97,59 +78,32 @@ static int parse_length(struct http_req *r, const char *v, size_t n, long long m
 
 static int parse_header(struct http_req *r, const char *s, size_t n, long long max_body)
 {
-	const char *colon = memchr(s, ':', n);
-	size_t nlen, vlen;
-	const char *v;
+	struct http_field f;
 
-	if (!colon || colon == s)
+	if (http_field_split(s, n, &f))
 		return 400;
-	nlen = (size_t)(colon - s);
-	for (size_t i = 0; i < nlen; i++)
-		if (!token_char(s[i]))
-			return 400;
-	v = colon + 1;
-	vlen = n - nlen - 1;
-	while (vlen && (*v == ' ' || *v == '\t'))
-		v++, vlen--;
-	while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-		vlen--;
-	if (nlen == 14 && ieq(s, "content-length", 14))
-		return parse_length(r, v, vlen, max_body);
-	if (nlen == 17 && ieq(s, "transfer-encoding", 17))
+	if (http_field_is(&f, "content-length"))
+		return parse_length(r, f.value, f.vlen, max_body);
+	if (http_field_is(&f, "transfer-encoding"))
 		return 411;
-	if (nlen == 6 && ieq(s, "expect", 6))
-		r->expect_continue = vlen == 12 && ieq(v, "100-continue", 12);
-	if (nlen == 10 && ieq(s, "connection", 10))
-		r->close = vlen == 5 && ieq(v, "close", 5);
+	if (http_field_is(&f, "expect"))
+		r->expect_continue = http_ieq(f.value, f.vlen, "100-continue");
+	if (http_field_is(&f, "connection"))
+		r->close = http_ieq(f.value, f.vlen, "close");
 	return 0;
 }
 
-/* Parses the complete head in r->head[0..r->used), lines ending in CRLF. */
-static int parse_head(struct http_req *r, long long max_body)
+struct head_walk {
+	struct http_req *r;
+	long long max_body;
+};
+
+/* One line of the head; a status to answer if it is refused. */
+static int parse_line(void *ctx, const char *s, size_t n, bool first)
 {
-	const char *p = r->head, *end = r->head + r->used;
-	bool first = true;
+	struct head_walk *w = ctx;
 
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		size_t n;
-		int rc;
-
-		if (!eol || eol == p || eol[-1] != '\r')
-			return 400;	/* bare LF or no line end */
-		n = (size_t)(eol - 1 - p);
-		if (n == 0)
-			return first ? 400 : 0;	/* the blank line */
-		for (size_t i = 0; i < n; i++)
-			if (p[i] == '\0' || p[i] == '\r')
-				return 400;
-		rc = first ? parse_request_line(r, p, n) : parse_header(r, p, n, max_body);
-		if (rc)
-			return rc;
-		first = false;
-		p = eol + 1;
-	}
-	return 400;
+	return first ? parse_request_line(w->r, s, n) : parse_header(w->r, s, n, w->max_body);
 }
 
 size_t http_feed(struct http_req *r, const char *data, size_t len, long long max_body)
@@ -166,9 +120,9 @@ size_t http_feed(struct http_req *r, const char *data, size_t len, long long max
 		r->head[r->used++] = data[i];
 		if (r->used < 4 || memcmp(r->head + r->used - 4, "\r\n\r\n", 4))
 			continue;
-		rc = parse_head(r, max_body);
+		rc = http_head_walk(r->head, r->used, parse_line, &(struct head_walk){ r, max_body });
 		if (rc)
-			return fail(r, rc, i + 1);
+			return fail(r, rc < 0 ? 400 : rc, i + 1);
 		r->state = HTTP_BODY;
 		return i + 1;
 	}

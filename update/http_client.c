@@ -7,22 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <kernel/http_client.h>
+#include <kernel/http_head.h>
 #include <kernel/errno.h>
-
-static bool ieq(const char *a, const char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char x = a[i], y = b[i];
-
-		if (x >= 'A' && x <= 'Z')
-			x += 'a' - 'A';
-		if (y >= 'A' && y <= 'Z')
-			y += 'a' - 'A';
-		if (x != y)
-			return false;
-	}
-	return true;
-}
 
 static bool is_digit(char c)
 {
@@ -56,7 +42,7 @@ int httpc_parse_url(const char *url, struct httpc_url *u)
 	size_t plen;
 
 	memset(u, 0, sizeof(*u));
-	if (!url || strlen(url) < 8 || !ieq(url, "http://", 7))
+	if (!url || strlen(url) < 8 || !http_ieq(url, 7, "http://"))
 		return -KE_INVAL;
 	s += 7;
 	for (int i = 0; i < 4; i++) {
@@ -155,7 +141,7 @@ static void parse_content_range(struct httpc_resp *r, const char *v, size_t n)
 	const char *s = buf;
 	uint64_t first, last, total;
 
-	if (n < 6 || n >= sizeof(buf) || !ieq(v, "bytes ", 6))
+	if (n < 6 || n >= sizeof(buf) || !http_ieq(v, 6, "bytes "))
 		return;
 	memcpy(buf, v + 6, n - 6);
 	buf[n - 6] = '\0';
@@ -188,59 +174,26 @@ static void parse_etag(struct httpc_resp *r, const char *v, size_t n)
 
 static int parse_header(struct httpc_resp *r, const char *s, size_t n)
 {
-	const char *colon = memchr(s, ':', n), *v;
-	size_t nlen, vlen;
+	struct http_field f;
 
-	if (!colon || colon == s || s[0] == ' ' || s[0] == '\t')
-		return -KE_BADMSG;	/* no name, or obsolete line folding */
-	nlen = (size_t)(colon - s);
-	for (size_t i = 0; i < nlen; i++)
-		if (s[i] == ' ' || s[i] == '\t')
-			return -KE_BADMSG;	/* whitespace before the colon (RFC 9112 5.1) */
-	v = colon + 1;
-	vlen = n - nlen - 1;
-	while (vlen && (*v == ' ' || *v == '\t'))
-		v++, vlen--;
-	while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-		vlen--;
-	if (nlen == 14 && ieq(s, "content-length", 14))
-		return parse_content_length(r, v, vlen);
-	if (nlen == 13 && ieq(s, "content-range", 13))
-		parse_content_range(r, v, vlen);
-	else if (nlen == 4 && ieq(s, "etag", 4))
-		parse_etag(r, v, vlen);
-	else if (nlen == 17 && ieq(s, "transfer-encoding", 17))
+	if (http_field_split(s, n, &f))
+		return -KE_BADMSG;	/* no name, white space before the colon, a folded line */
+	if (http_field_is(&f, "content-length"))
+		return parse_content_length(r, f.value, f.vlen);
+	if (http_field_is(&f, "content-range"))
+		parse_content_range(r, f.value, f.vlen);
+	else if (http_field_is(&f, "etag"))
+		parse_etag(r, f.value, f.vlen);
+	else if (http_field_is(&f, "transfer-encoding"))
 		r->chunked = true;
-	else if (nlen == 10 && ieq(s, "connection", 10))
-		r->close = vlen == 5 && ieq(v, "close", 5);
+	else if (http_field_is(&f, "connection"))
+		r->close = http_ieq(f.value, f.vlen, "close");
 	return 0;
 }
 
-static int parse_head(struct httpc_resp *r)
+static int parse_line(void *ctx, const char *s, size_t n, bool first)
 {
-	const char *p = r->head, *end = r->head + r->used;
-	bool first = true;
-
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		size_t n;
-		int rc;
-
-		if (!eol || eol == p || eol[-1] != '\r')
-			return -KE_BADMSG;
-		n = (size_t)(eol - 1 - p);
-		if (!n)
-			return first ? -KE_BADMSG : 0;
-		for (size_t i = 0; i < n; i++)
-			if (p[i] == '\0' || p[i] == '\r')
-				return -KE_BADMSG;
-		rc = first ? parse_status_line(r, p, n) : parse_header(r, p, n);
-		if (rc)
-			return rc;
-		first = false;
-		p = eol + 1;
-	}
-	return -KE_BADMSG;
+	return first ? parse_status_line(ctx, s, n) : parse_header(ctx, s, n);
 }
 
 size_t httpc_feed(struct httpc_resp *r, const char *data, size_t len)
@@ -257,7 +210,7 @@ size_t httpc_feed(struct httpc_resp *r, const char *data, size_t len)
 		r->head[r->used++] = data[i];
 		if (r->used < 4 || memcmp(r->head + r->used - 4, "\r\n\r\n", 4))
 			continue;
-		if (parse_head(r)) {
+		if (http_head_walk(r->head, r->used, parse_line, r)) {
 			r->state = HTTPC_ERROR;
 			return i + 1;
 		}

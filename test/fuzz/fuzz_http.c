@@ -1,4 +1,4 @@
-// fuzz-srcs: update/http.c
+// fuzz-srcs: update/http.c update/http_head.c
 /*
  * libFuzzer target: the OTA agent's HTTP/1.1 request parser (update/http.c).
  *

@@ -1,4 +1,4 @@
-// unit-srcs: update/http.c
+// unit-srcs: update/http.c update/http_head.c
 /*
  * The OTA agent's HTTP/1.1 request parser: valid heads in any split, the
  * body boundary, and every way a head is refused (with the status the
@@ -62,6 +62,15 @@ static void test_get_status(void **state)
 	assert_true(r.close);
 }
 
+/* Field names are RFC 9110 tokens: digits and the token symbols too. */
+static void test_header_names(void **state)
+{
+	feed_all("PUT /update HTTP/1.1\r\nX-B3-TraceId: 7\r\nX.Odd~Name!#: v\r\n"
+		 "Content-Lengthy: 9\r\ncontent-LENGTH:\t3 \r\n\r\n", 5);
+	assert_int_equal(r.state, HTTP_BODY);
+	assert_int_equal(r.content_length, 3);	/* only the exact name counts */
+}
+
 struct bad {
 	const char *head;
 	int status;
@@ -88,6 +97,9 @@ static void test_refused(void **state)
 		{ "PUT /update HTTP/1.1\r\nNo colon here\r\n\r\n", 400 },
 		{ "PUT /update HTTP/1.1\r\n: empty name\r\n\r\n", 400 },
 		{ "PUT /update HTTP/1.1\nHost: x\n\n\r\n\r\n", 400 },
+		{ "PUT /update HTTP/1.1\r\nName : v\r\n\r\n", 400 },
+		{ "PUT /update HTTP/1.1\r\nA(b): v\r\n\r\n", 400 },
+		{ "PUT /update HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -139,6 +151,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_with_body),
 		cmocka_unit_test(test_get_status),
+		cmocka_unit_test(test_header_names),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_head_too_large),
 		cmocka_unit_test(test_long_path),

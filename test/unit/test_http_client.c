@@ -1,4 +1,4 @@
-// unit-srcs: update/http_client.c src/errno.c
+// unit-srcs: update/http_client.c update/http_head.c src/errno.c
 /*
  * The HTTP/1.1 client pieces of pulled packs (update/http_client.c): job
  * URLs accepted and refused, the GET with and without Range/If-Range,
@@ -156,6 +156,8 @@ static void test_head_refused(void **state)
 		"HTTP/1.1 200 OK\r\nName : v\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nA: b\r\n folded\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nA(b): c\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n\tA: b\r\n\r\n",
 	};
 	struct httpc_resp *r = malloc(sizeof(*r));
 	char *huge = malloc(HTTPC_HEAD_MAX + 64);
@@ -165,6 +167,10 @@ static void test_head_refused(void **state)
 			fail_msg("accepted %s", bad[i]);
 	/* Bare LFs never end a head (the download's timer ends the wait). */
 	assert_int_equal(feed_str(r, "HTTP/1.1 200 OK\n\nbody"), HTTPC_HEAD);
+	/* Names are tokens: digits and the token symbols too; only the exact name counts. */
+	assert_int_equal(feed_str(r, "HTTP/1.1 200 OK\r\nX-B3-TraceId: 1\r\nContent-Lengthy: 9\r\n"
+				 "X~y!: z\r\nContent-Length: 5\r\n\r\n"), HTTPC_BODY);
+	assert_int_equal(r->content_length, 5);
 	/* The same value twice is fine. */
 	assert_int_equal(feed_str(r, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
 			 HTTPC_BODY);
