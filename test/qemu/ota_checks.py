@@ -278,8 +278,10 @@ def curl_put(port, path, host="127.0.0.1", timeout=60, netns=None):
     return int(code), js
 
 
-def curl_status(port, host="127.0.0.1", netns=None, timeout=15):
+def curl_status(port, host="127.0.0.1", netns=None, timeout=15, headers=()):
     cmd = ["curl", "-sS", "--max-time", str(timeout), f"http://{host}:{port}/status"]
+    for h in headers:
+        cmd += ["-H", h]
     if netns:
         cmd = ["ip", "netns", "exec", netns] + cmd
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

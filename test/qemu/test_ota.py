@@ -43,7 +43,7 @@ import pytest
 from kernel_checks import FAULT_CONTINUATION, check_log_format
 from kernel_qemu import QemuError
 from ota_checks import (LWM2M_CODE, board_dead, MAX_CONNS, MAX_PACK, boot_agent, build_pack,
-                        check_all_heartbeats, check_no_trouble, curl_put, ensure_built, exchange,
+                        check_all_heartbeats, check_no_trouble, curl_put, curl_status, ensure_built, exchange,
                         fdt_edit, http_get_status, lwm2m_result, ota_json, pack_meta, pack_path,
                         request_bytes, versions, wait_status)
 
@@ -156,6 +156,13 @@ def test_status_initial(dut):
     assert versions(tool) == versions(st), f"ota.py status: {tool}\nGET /status: {st}"
     assert (tool["state"], tool["result"], tool["board"]) == ("idle", "initial", dut.board), tool
     dut.expect = versions(st)
+
+
+def test_status_with_extension_headers(dut):
+    """Header names are tokens (RFC 9110): digits and symbols such as '.' and '~'
+    in them are fine, as proxies and tracing tools send them."""
+    st = curl_status(dut.port, headers=("X-B3-TraceId: 80f198ee56343ba8", "X-Req.Id~2: 7"))
+    assert versions(st) == dut.expect, st
 
 
 # --- the demo updates -------------------------------------------------------------
