@@ -5,19 +5,16 @@
  * handler is abandoned (the hart's next tick is programmed without the
  * timer object) and the interrupted thread, and every other, goes on.
  */
-#include <kernel/update.h>
-#include <kernel/timer.h>
 #include <kernel/hart.h>
 #include <kernel/riscv.h>
 #include <kernel/sbi.h>
-#include <kernel/errno.h>
-#include "drivers/timer/sbi_timer.h"
+#include "timer_v2.h"
 
 static long *volatile nowhere;	/* never set: the bug */
 static uint64_t first;		/* rdtime of the first arm() */
 static int fired;
 
-static long late_arm(struct object *self, uint64_t ticks)
+static long v2_arm(struct object *self, uint64_t ticks)
 {
 	struct hart *h = this_hart();
 	uint64_t now = rdtime(), zero = 0;
@@ -31,49 +28,3 @@ static long late_arm(struct object *self, uint64_t ticks)
 	sbi_set_timer(h->next_tick);
 	return 0;
 }
-
-static long late_freq(struct object *self)
-{
-	return (long)((struct sbi_timer *)self)->freq;
-}
-
-static const struct timer_ops v2_ops = {
-	.arm = late_arm,
-	.freq = late_freq,
-};
-
-static const struct class v2_class = {
-	.name = "timer",
-	.impl = "sbi-time",
-	.version = 2,
-	.iface_version = 1,
-	.ops = &v2_ops,
-	.nmethods = CLASS_NMETHODS(struct timer_ops),
-	.state_size = sizeof(struct sbi_timer),
-};
-
-static int copy_state(const struct object *from, struct object *to)
-{
-	((struct sbi_timer *)to)->freq = ((const struct sbi_timer *)from)->freq;
-	return 0;
-}
-
-static int v2_selftest(const struct class *cls)
-{
-	struct sbi_timer t = { .freq = 1234 };
-
-	return ((const struct timer_ops *)cls->ops)->freq(&t.obj) == 1234 ? 0 : -KE_INVAL;
-}
-
-const struct update_desc update_desc = {
-	.abi = KERNEL_ABI,
-	.class_name = "timer",
-	.impl = "sbi-time",
-	.from = 1,
-	.to = 2,
-	.cls = &v2_class,
-	.transfer = copy_state,
-	.transfer_back = copy_state,
-	.selftest = v2_selftest,
-	.mode = UPDATE_MODE_EAGER,
-};
