@@ -22,17 +22,6 @@
 
 #define DT_IRQ_S_EXT	9	/* scause code of the supervisor external interrupt */
 
-/* A property that is a NUL-terminated string, else NULL (absent or malformed). */
-static const char *dt_prop_str(const void *fdt, int node, const char *name)
-{
-	int len;
-	const char *s = fdt_getprop(fdt, node, name, &len);
-
-	if (!s || len <= 0 || s[len - 1] != '\0')
-		return NULL;
-	return s;
-}
-
 static bool dt_prop_is(const void *fdt, int node, const char *name, const char *val)
 {
 	const char *s = dt_prop_str(fdt, node, name);

@@ -93,45 +93,6 @@ static int fs_fail(struct fs_ctx *c, int code, const char *fmt, ...)
 
 /* --- property readers -------------------------------------------------- */
 
-/* A single NUL-terminated string without inner NUL, else NULL. */
-static const char *fs_str(const void *fdt, int node, const char *name)
-{
-	int len;
-	const char *s = fdt_getprop(fdt, node, name, &len);
-
-	if (!s || len < 1 || s[len - 1] != '\0' || strlen(s) != (size_t)len - 1)
-		return NULL;
-	return s;
-}
-
-/* 0, -KE_NOENT (absent) or -KE_INVAL (not one cell). */
-static int fs_u32(const void *fdt, int node, const char *name, uint32_t *out)
-{
-	int len;
-	const fdt32_t *v = fdt_getprop(fdt, node, name, &len);
-
-	if (!v)
-		return -KE_NOENT;
-	if (len != sizeof(*v))
-		return -KE_INVAL;
-	*out = fdt32_ld(v);
-	return 0;
-}
-
-/* Subnode named exactly @name (fdt_subnode_offset() would take "x@1" for "x"). */
-static int fs_subnode(const void *fdt, int parent, const char *name)
-{
-	const char *n;
-	int node;
-
-	fdt_for_each_subnode(node, fdt, parent) {
-		n = fdt_get_name(fdt, node, NULL);
-		if (n && strcmp(n, name) == 0)
-			return node;
-	}
-	return -KE_NOENT;
-}
-
 static bool fs_prefixed(const void *fdt, int node, const char *prefix)
 {
 	const char *n = fdt_get_name(fdt, node, NULL);
@@ -167,12 +128,12 @@ static int fs_check_args(struct fs_ctx *c, const char *config, size_t keys_size)
 
 static int fs_find_config(struct fs_ctx *c, const char *config)
 {
-	int confs = fs_subnode(c->fit, 0, "configurations");
+	int confs = dt_subnode(c->fit, 0, "configurations");
 
 	c->config = config;
 	if (confs < 0)
 		return fs_fail(c, -KE_NOENT, "fit: no /configurations");
-	c->cfg = fs_subnode(c->fit, confs, config);
+	c->cfg = dt_subnode(c->fit, confs, config);
 	if (c->cfg < 0)
 		return fs_fail(c, -KE_NOENT, "config %.32s: not found", config);
 	/* U-Boot refuses unit addresses in verified names (CVE-2021-27138) */
@@ -192,7 +153,7 @@ static int fs_parse_algo(struct fs_ctx *c, int node, struct fs_sig *s)
 	const char *pad;
 	unsigned int i;
 
-	s->algo = fs_str(c->fit, node, "algo");
+	s->algo = dt_prop_str(c->fit, node, "algo");
 	if (!s->algo)
 		return fs_fail(c, -KE_PERM, "%.16s: no algo", s->name);
 	for (i = 0; i < sizeof(algos) / sizeof(algos[0]); i++) {
@@ -201,7 +162,7 @@ static int fs_parse_algo(struct fs_ctx *c, int node, struct fs_sig *s)
 	}
 	if (!s->bits)
 		return fs_fail(c, -KE_NOTSUP, "%.16s: algo %.24s not supported", s->name, s->algo);
-	pad = fs_str(c->fit, node, "padding");
+	pad = dt_prop_str(c->fit, node, "padding");
 	if (fdt_getprop(c->fit, node, "padding", NULL) && (!pad || strcmp(pad, "pkcs-1.5")))
 		return fs_fail(c, -KE_NOTSUP, "%.16s: padding not supported", s->name);
 	return 0;
@@ -285,7 +246,7 @@ static int fs_need_image(struct fs_ctx *c, const struct fs_sig *s, int images,
 
 	if (strchr(name, '@'))
 		return fs_fail(c, -KE_PERM, "image %.32s: name contains @", name);
-	img = fs_subnode(c->fit, images, name);
+	img = dt_subnode(c->fit, images, name);
 	if (img < 0)
 		return fs_fail(c, -KE_NOENT, "config %.32s: no image %.32s", c->config, name);
 	if ((ret = fs_need_path(c, s, "/images/", name, NULL)))
@@ -317,7 +278,7 @@ static int fs_check_hashed(struct fs_ctx *c, const struct fs_sig *s)
 		return 0;
 	if (len < 1 || list[len - 1] != '\0')
 		return fs_fail(c, -KE_INVAL, "config %.32s: bad loadables", c->config);
-	images = fs_subnode(c->fit, 0, "images");
+	images = dt_subnode(c->fit, 0, "images");
 	if (images < 0)
 		return fs_fail(c, -KE_NOENT, "fit: no /images");
 	for (name = list; name < list + len; name += strlen(name) + 1) {
@@ -511,7 +472,7 @@ static bool fs_key_consts(const void *keys, int node, unsigned int bits, uint32_
 	unsigned int i, nwords = bits / 32;
 	int len;
 
-	if (fs_u32(keys, node, "rsa,n0-inverse", n0inv))
+	if (dt_prop_u32(keys, node, "rsa,n0-inverse", n0inv))
 		return false;
 	p = fdt_getprop(keys, node, "rsa,r-squared", &len);
 	if (!p || (unsigned int)len != 4 * nwords)
@@ -525,7 +486,7 @@ static int fs_load_key(struct fs_ctx *c, const struct fs_sig *s, int node,
 		       struct rsa_pubkey *k)
 {
 	const char *kname = fs_key_name(c->keys, node);
-	const char *algo = fs_str(c->keys, node, "algo");
+	const char *algo = dt_prop_str(c->keys, node, "algo");
 	uint32_t bits, n0inv = 0, rr[RSA_MAX_WORDS];
 	const uint8_t *mod;
 	uint64_t e;
@@ -535,7 +496,7 @@ static int fs_load_key(struct fs_ctx *c, const struct fs_sig *s, int node,
 	if (!algo || strcmp(algo, s->algo))
 		return fs_fail(c, -KE_PERM, "%.16s: key %.16s is %.16s, not %.16s", s->name,
 			       kname, algo ? algo : "(none)", s->algo);
-	if (fs_u32(c->keys, node, "rsa,num-bits", &bits) || bits != s->bits)
+	if (dt_prop_u32(c->keys, node, "rsa,num-bits", &bits) || bits != s->bits)
 		return fs_fail(c, -KE_INVAL, "key %.16s: bad rsa,num-bits", kname);
 	mod = fdt_getprop(c->keys, node, "rsa,modulus", &len);
 	if (!mod || (unsigned int)len != bits / 8)
@@ -602,7 +563,7 @@ static int fs_scan_keys(struct fs_ctx *c, int keyroot, int *nconf, int *nkeys)
 	*nconf = *nkeys = 0;
 	fdt_for_each_subnode(node, c->keys, keyroot) {
 		(*nkeys)++;
-		req = fs_str(c->keys, node, "required");
+		req = dt_prop_str(c->keys, node, "required");
 		if (req && !strcmp(req, "image"))
 			return fs_fail(c, -KE_NOTSUP, "key %.16s: required = image not supported",
 				       fs_key_name(c->keys, node));
@@ -616,13 +577,13 @@ static int fs_scan_keys(struct fs_ctx *c, int keyroot, int *nconf, int *nkeys)
 /* fit_config_verify_required_keys(): each required key (or any one). */
 static int fs_verify_required(struct fs_ctx *c, int keyroot)
 {
-	const char *mode = fs_str(c->keys, keyroot, "required-mode");
+	const char *mode = dt_prop_str(c->keys, keyroot, "required-mode");
 	bool any = mode && !strcmp(mode, "any");
 	const char *req;
 	int node, ret = -KE_PERM;
 
 	fdt_for_each_subnode(node, c->keys, keyroot) {
-		req = fs_str(c->keys, node, "required");
+		req = dt_prop_str(c->keys, node, "required");
 		if (!req || strcmp(req, "conf"))
 			continue;
 		ret = fs_verify_key(c, node);
@@ -654,13 +615,13 @@ static int fs_verify_sig_other_keys(struct fs_ctx *c, int keyroot, int sig, int 
  */
 static int fs_verify_sig_any_key(struct fs_ctx *c, int keyroot, int sig)
 {
-	const char *hint = fs_str(c->fit, sig, "key-name-hint");
+	const char *hint = dt_prop_str(c->fit, sig, "key-name-hint");
 	const char *sname = fdt_get_name(c->fit, sig, NULL);
 	char kname[FS_PATH_MAX];
 	int hinted = -1, ret = -KE_NOENT;
 
 	if (hint && (size_t)snprintf(kname, sizeof(kname), "key-%s", hint) < sizeof(kname))
-		hinted = fs_subnode(c->keys, keyroot, kname);
+		hinted = dt_subnode(c->keys, keyroot, kname);
 	if (hinted < 0)
 		fs_fail(c, -KE_NOENT, "%.16s: no key matching key-name-hint %.24s",
 			sname ? sname : "?", hint ? hint : "(none)");
@@ -717,7 +678,7 @@ int fit_sig_verify(const void *fit, size_t size, const char *config_name,
 	if (nsigs > FIT_SIG_MAX_SIGS)
 		return fs_fail(&c, -KE_PERM, "config %.32s: more than %d signature nodes",
 			       config_name, FIT_SIG_MAX_SIGS);
-	keyroot = fs_subnode(keys_dtb, 0, "signature");
+	keyroot = dt_subnode(keys_dtb, 0, "signature");
 	if (keyroot < 0)
 		return fs_fail(&c, -KE_NOENT, "keys: no /signature node");
 	if ((ret = fs_scan_keys(&c, keyroot, &nconf, &nkeys)))
@@ -746,7 +707,7 @@ int fit_sig_digest(const void *fit, size_t size, const char *config_name,
 		return fs_fail(&c, -KE_BADMSG, "fit: bad FDT (header, size or structure)");
 	if ((ret = fs_find_config(&c, config_name)))
 		return ret;
-	sig = fs_subnode(fit, c.cfg, sig_name);
+	sig = dt_subnode(fit, c.cfg, sig_name);
 	if (sig < 0)
 		return fs_fail(&c, -KE_NOENT, "config %.32s: no %.32s", config_name, sig_name);
 	s.name = sig_name;

@@ -55,75 +55,6 @@ static int pack_fail(struct pack_ctx *c, int code, const char *fmt, ...)
 	return code;
 }
 
-/* --- property readers: 0, -KE_NOENT (absent) or -KE_INVAL (malformed) --- */
-
-/* A single non-empty string: NUL-terminated, no NUL inside. */
-static int pack_str(const void *fit, int node, const char *name, const char **out)
-{
-	int len;
-	const char *s = fdt_getprop(fit, node, name, &len);
-
-	if (!s)
-		return len == -FDT_ERR_NOTFOUND ? -KE_NOENT : -KE_BADMSG;
-	if (len < 2 || s[len - 1] != '\0' || strlen(s) != (size_t)len - 1)
-		return -KE_INVAL;
-	*out = s;
-	return 0;
-}
-
-/* A stringlist of non-empty strings; returns the count via @n. */
-static int pack_strlist(const void *fit, int node, const char *name,
-			const char **out, int *len, unsigned int *n)
-{
-	const char *s = fdt_getprop(fit, node, name, len);
-	int i;
-
-	if (!s)
-		return *len == -FDT_ERR_NOTFOUND ? -KE_NOENT : -KE_BADMSG;
-	if (*len < 2 || s[0] == '\0' || s[*len - 1] != '\0')
-		return -KE_INVAL;
-	*n = 0;
-	for (i = 0; i < *len; i++) {
-		if (s[i] != '\0')
-			continue;
-		if (i + 1 < *len && s[i + 1] == '\0')
-			return -KE_INVAL;	/* empty entry */
-		(*n)++;
-	}
-	*out = s;
-	return 0;
-}
-
-static int pack_u32(const void *fit, int node, const char *name, uint32_t *out)
-{
-	int len;
-	const fdt32_t *v = fdt_getprop(fit, node, name, &len);
-
-	if (!v)
-		return len == -FDT_ERR_NOTFOUND ? -KE_NOENT : -KE_BADMSG;
-	if (len != sizeof(*v))
-		return -KE_INVAL;
-	*out = fdt32_ld(v);
-	return 0;
-}
-
-/*
- * Subnode of @parent named exactly @name. fdt_subnode_offset() would also
- * let "step" match "step@1", giving one image two names.
- */
-static int pack_subnode(const void *fit, int parent, const char *name)
-{
-	const char *n;
-	int node, len;
-
-	fdt_for_each_subnode(node, fit, parent) {
-		n = fdt_get_name(fit, node, &len);
-		if (n && strcmp(n, name) == 0)
-			return node;
-	}
-	return node == -FDT_ERR_NOTFOUND ? -KE_NOENT : -KE_BADMSG;
-}
-
 /* [a-z0-9_-]{1,31}: class names end up in log lines and status JSON. */
 static bool pack_class_ok(const char *s, size_t len)
 {
@@ -185,15 +116,15 @@ static int pack_find_config(struct pack_ctx *c, struct pack *p)
 {
 	int confs, cfg, ret;
 
-	confs = pack_subnode(c->fit, 0, "configurations");
+	confs = dt_subnode(c->fit, 0, "configurations");
 	if (confs < 0)
 		return pack_fail(c, confs, "fit: no /configurations");
-	ret = pack_str(c->fit, confs, "default", &p->config);
+	ret = dt_prop_string(c->fit, confs, "default", &p->config);
 	if (ret == -KE_NOENT)
 		return pack_fail(c, ret, "configurations: no default");
 	if (ret)
 		return pack_fail(c, ret, "configurations: bad default");
-	cfg = pack_subnode(c->fit, confs, p->config);
+	cfg = dt_subnode(c->fit, confs, p->config);
 	if (cfg < 0)
 		return pack_fail(c, cfg, "config %.32s: not found", p->config);
 	return cfg;
@@ -206,22 +137,22 @@ static int pack_parse_config(struct pack_ctx *c, struct pack *p, int cfg, int *n
 	unsigned int i, j, n;
 	int images, len, ret;
 
-	ret = pack_u32(c->fit, cfg, "update,seq", &p->seq);
+	ret = dt_prop_u32(c->fit, cfg, "update,seq", &p->seq);
 	if (ret)
 		return pack_fail(c, ret, "config %s: %s update,seq", p->config,
 				 ret == -KE_NOENT ? "no" : "bad");
-	ret = pack_strlist(c->fit, cfg, "loadables", &list, &len, &n);
+	ret = dt_prop_strlist(c->fit, cfg, "loadables", &list, &len, &n);
 	if (ret)
 		return pack_fail(c, ret, "config %s: %s loadables", p->config,
 				 ret == -KE_NOENT ? "no" : "bad");
 	if (n > PACK_MAX_STEPS)
 		return pack_fail(c, -KE_RANGE, "config %s: %u loadables, at most %u",
 				 p->config, n, PACK_MAX_STEPS);
-	images = pack_subnode(c->fit, 0, "images");
+	images = dt_subnode(c->fit, 0, "images");
 	if (images < 0)
 		return pack_fail(c, images, "fit: no /images");
 	for (i = 0, name = list; i < n; i++, name += strlen(name) + 1) {
-		nodes[i] = pack_subnode(c->fit, images, name);
+		nodes[i] = dt_subnode(c->fit, images, name);
 		if (nodes[i] < 0)
 			return pack_fail(c, nodes[i], "config %s: no image %.32s",
 					 p->config, name);
@@ -243,7 +174,7 @@ static int pack_expect(struct pack_ctx *c, const struct pack_step *s, int node,
 		       const char *prop, const char *want)
 {
 	const char *v;
-	int ret = pack_str(c->fit, node, prop, &v);
+	int ret = dt_prop_string(c->fit, node, prop, &v);
 
 	if (ret == -KE_NOENT)
 		return pack_fail(c, ret, "image %s: no %s", s->name, prop);
@@ -285,18 +216,18 @@ static int pack_step_update_props(struct pack_ctx *c, struct pack_step *s, int n
 	const char *mode;
 	int ret;
 
-	ret = pack_str(c->fit, node, "update,class", &s->class_name);
+	ret = dt_prop_string(c->fit, node, "update,class", &s->class_name);
 	if (!ret && !pack_class_ok(s->class_name, strlen(s->class_name)))
 		ret = -KE_INVAL;
 	if (ret)
 		return pack_prop_fail(c, s, ret, "update,class");
-	if ((ret = pack_u32(c->fit, node, "update,from", &s->from)))
+	if ((ret = dt_prop_u32(c->fit, node, "update,from", &s->from)))
 		return pack_prop_fail(c, s, ret, "update,from");
-	if ((ret = pack_u32(c->fit, node, "update,to", &s->to)))
+	if ((ret = dt_prop_u32(c->fit, node, "update,to", &s->to)))
 		return pack_prop_fail(c, s, ret, "update,to");
-	if ((ret = pack_str(c->fit, node, "update,abi", &s->abi)))
+	if ((ret = dt_prop_string(c->fit, node, "update,abi", &s->abi)))
 		return pack_prop_fail(c, s, ret, "update,abi");
-	ret = pack_str(c->fit, node, "update,mode", &mode);
+	ret = dt_prop_string(c->fit, node, "update,mode", &mode);
 	if (ret == -KE_NOENT)
 		s->mode = PACK_MODE_DEFAULT;
 	else if (!ret && !strcmp(mode, "lazy"))
@@ -326,7 +257,7 @@ static int pack_step_requires(struct pack_ctx *c, struct pack_step *s, int node)
 	unsigned int i, n;
 	int len, ret;
 
-	ret = pack_strlist(c->fit, node, "update,requires", &list, &len, &n);
+	ret = dt_prop_strlist(c->fit, node, "update,requires", &list, &len, &n);
 	if (ret == -KE_NOENT)
 		return 0;
 	if (ret)
@@ -359,9 +290,9 @@ static int pack_step_external(struct pack_ctx *c, struct pack_step *s, int node)
 	if (has_pos && fdt_getprop(c->fit, node, "data-offset", NULL))
 		return pack_fail(c, -KE_INVAL, "image %s: both data-position and data-offset",
 				 s->name);
-	if ((ret = pack_u32(c->fit, node, prop, &where)))
+	if ((ret = dt_prop_u32(c->fit, node, prop, &where)))
 		return pack_prop_fail(c, s, ret, prop);
-	if ((ret = pack_u32(c->fit, node, "data-size", &len)))
+	if ((ret = dt_prop_u32(c->fit, node, "data-size", &len)))
 		return pack_prop_fail(c, s, ret, "data-size");
 	if (has_pos && where < fdt_end)
 		return pack_fail(c, -KE_INVAL, "image %s: data-position inside the FDT", s->name);
@@ -498,7 +429,7 @@ static int pack_check_hashes(struct pack_ctx *c, const struct pack_step *s, int 
 		hname = fdt_get_name(c->fit, hnode, NULL);
 		if (!hname || strncmp(hname, "hash", 4))
 			continue;
-		ret = pack_str(c->fit, hnode, "algo", &algo);
+		ret = dt_prop_string(c->fit, hnode, "algo", &algo);
 		if (ret)
 			return pack_fail(c, ret, "image %s: %s has %s algo", s->name, hname,
 					 ret == -KE_NOENT ? "no" : "bad");

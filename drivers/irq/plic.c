@@ -14,7 +14,6 @@
 #include <kernel/log.h>
 #include <kernel/errno.h>
 #include <kernel/spinlock.h>
-#include <libfdt.h>
 #include "plic.h"
 
 #define PLIC_PRIORITY(irq)	(4 * (irq))
@@ -94,9 +93,8 @@ static struct plic the_plic;
 static int plic_probe(const void *fdt, int node, int match)
 {
 	int ctx_by_hartid[MAX_HARTS];
-	const fdt32_t *nd;
 	uint64_t base, size;
-	int n, err, len;
+	int n, err;
 
 	err = dt_reg(fdt, node, 0, &base, &size);
 	if (err)
@@ -105,10 +103,7 @@ static int plic_probe(const void *fdt, int node, int match)
 	if (n <= 0)
 		return n < 0 ? n : -KE_NODEV;
 	the_plic.base = (uintptr_t)base;
-	the_plic.ndev = 31;
-	nd = fdt_getprop(fdt, node, "riscv,ndev", &len);
-	if (nd && len == sizeof(*nd))
-		the_plic.ndev = fdt32_to_cpu(*nd);
+	the_plic.ndev = dt_prop_u32_or(fdt, node, "riscv,ndev", 31);
 	spin_init(&the_plic.lock, "plic");
 	/* Indexed by hartid: the irqc methods take hartids. */
 	for (int i = 0; i < MAX_HARTS; i++)

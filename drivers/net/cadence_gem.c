@@ -307,15 +307,13 @@ static void gem_read_mac(struct gem *g, const void *fdt, int node)
 /* The PHY's MDIO address: `reg` of the node phy-handle names, or 0. */
 static uint32_t gem_phy_addr(const void *fdt, int node)
 {
-	const fdt32_t *ph = fdt_getprop(fdt, node, "phy-handle", NULL);
-	const fdt32_t *reg;
+	uint32_t ph;
 	int phy;
 
-	if (!ph)
+	if (dt_prop_u32(fdt, node, "phy-handle", &ph))
 		return 0;
-	phy = fdt_node_offset_by_phandle(fdt, fdt32_to_cpu(*ph));
-	reg = phy >= 0 ? fdt_getprop(fdt, phy, "reg", NULL) : NULL;
-	return reg ? fdt32_to_cpu(*reg) & 31 : 0;
+	phy = fdt_node_offset_by_phandle(fdt, ph);
+	return phy >= 0 ? dt_prop_u32_or(fdt, phy, "reg", 0) & 31 : 0;
 }
 
 static void gem_quiet(struct gem *g)

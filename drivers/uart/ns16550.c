@@ -12,7 +12,6 @@
 #include <kernel/log.h>
 #include <kernel/errno.h>
 #include <kernel/spinlock.h>
-#include <libfdt.h>
 #include "ns16550.h"
 
 static long ns16550_write(struct object *self, const char *buf, size_t len)
@@ -79,14 +78,6 @@ static struct factory ns16550_factory;
 static struct ns16550 uarts[2];
 static int nuarts;
 
-static uint32_t prop_u32(const void *fdt, int node, const char *name, uint32_t dflt)
-{
-	int len;
-	const fdt32_t *p = fdt_getprop(fdt, node, name, &len);
-
-	return p && len == 4 ? fdt32_to_cpu(*p) : dflt;
-}
-
 static int ns16550_probe(const void *fdt, int node, int match)
 {
 	struct ns16550 *u;
@@ -100,8 +91,8 @@ static int ns16550_probe(const void *fdt, int node, int match)
 		return err;
 	u = &uarts[nuarts];
 	u->base = (uintptr_t)base;
-	u->shift = prop_u32(fdt, node, "reg-shift", 0);
-	u->width = prop_u32(fdt, node, "reg-io-width", 1);
+	u->shift = dt_prop_u32_or(fdt, node, "reg-shift", 0);
+	u->width = dt_prop_u32_or(fdt, node, "reg-io-width", 1);
 	spin_init(&u->tx_lock, "ns16550");
 	ns16550_wr(u, NS16550_FCR, 0x07);	/* enable and clear FIFOs */
 	err = uart_bind(fdt, node, &ns16550_factory, &ns16550_class, &u->obj, "ns16550a", base);

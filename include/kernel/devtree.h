@@ -45,6 +45,29 @@ int dt_match(const void *fdt, int node, const char *const *compat);
 int dt_for_each_match(const void *fdt, const char *const *compat,
 		      int (*fn)(const void *fdt, int node, int idx, void *arg), void *arg);
 
+/*
+ * Property readers shared by every parser of a blob (src/devtree_prop.c):
+ * 0; -KE_NOENT if the property is absent; -KE_INVAL if it is malformed;
+ * -KE_BADMSG if @node is not a node of a sound blob.
+ */
+/* Exactly one cell. */
+int dt_prop_u32(const void *fdt, int node, const char *name, uint32_t *out);
+/* One cell, or @dflt when it is absent or malformed (optional driver tunables). */
+uint32_t dt_prop_u32_or(const void *fdt, int node, const char *name, uint32_t dflt);
+/* One non-empty string: NUL-terminated, no NUL inside. */
+int dt_prop_string(const void *fdt, int node, const char *name, const char **out);
+/* The same, or NULL when it is absent or malformed. */
+const char *dt_prop_str(const void *fdt, int node, const char *name);
+/* A list of non-empty strings, @len bytes in all; their count in @n. */
+int dt_prop_strlist(const void *fdt, int node, const char *name, const char **out, int *len,
+		    unsigned int *n);
+/*
+ * The subnode of @parent named exactly @name (fdt_subnode_offset() would
+ * also take "x@1" for "x", giving one node two names), -KE_NOENT or
+ * -KE_BADMSG.
+ */
+int dt_subnode(const void *fdt, int parent, const char *name);
+
 /* Entry @idx of the node's `reg`, with the parent's #address-cells/#size-cells. */
 int dt_reg(const void *fdt, int node, int idx, uint64_t *base, uint64_t *size);
 

@@ -1,4 +1,4 @@
-// fuzz-srcs: update/pack.c update/fit_sig.c update/rsa.c update/sha256.c update/chain.c src/devtree.c libfdt
+// fuzz-srcs: update/pack.c update/fit_sig.c update/rsa.c update/sha256.c update/chain.c src/devtree.c src/devtree_prop.c libfdt
 /*
  * libFuzzer target: an update pack as the OTA agent receives it, through
  * what the update engine runs first (update/engine.c, check()):

@@ -1,4 +1,4 @@
-// unit-srcs: src/devtree.c
+// unit-srcs: src/devtree.c src/devtree_prop.c
 // unit-libs: -lfdt
 /*
  * Host tests of the devicetree queries against the blobs QEMU itself

@@ -1,4 +1,4 @@
-// unit-srcs: update/fit_sig.c update/rsa.c update/sha256.c src/devtree.c
+// unit-srcs: update/fit_sig.c update/rsa.c update/sha256.c src/devtree.c src/devtree_prop.c
 // unit-libs: -lfdt
 /*
  * Host tests of FIT configuration signatures (update/fit_sig.c) against

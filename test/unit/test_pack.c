@@ -1,4 +1,4 @@
-// unit-srcs: update/pack.c update/sha256.c src/devtree.c update/fit_sig.c update/rsa.c
+// unit-srcs: update/pack.c update/sha256.c src/devtree.c src/devtree_prop.c update/fit_sig.c update/rsa.c
 // unit-libs: -lfdt
 /*
  * Host tests of the pack parser against packs the real mkimage built at
