@@ -387,6 +387,34 @@ static uint32_t unclaim(struct object *old)
 				  __ATOMIC_ACQ_REL);
 }
 
+/*
+ * Decides what becomes of @old (@back: a revert), then publishes @n built
+ * from it. All of it before the publish: once @n is published, another
+ * hart may revert it at once, reusing @old as the live state again (and
+ * clearing n->prev). 0 with *free_old set if @old is to go; -KE_BUSY if a
+ * caller overtook the claim meanwhile (@n is dropped, @old stays live).
+ */
+static int settle(struct object *old, struct object *n, struct class_version *from,
+		  struct class_version *to, uint32_t claim, bool back, bool *free_old)
+{
+	if (back) {
+		if (old->prev == n)
+			old->prev = NULL;
+		*free_old = true;
+	} else if (__atomic_load_n(&to->state, __ATOMIC_ACQUIRE) != CV_CURRENT) {
+		n->prev = old;		/* kept for a rollback */
+	} else {
+		*free_old = true;
+	}
+	if (publish(old, n, from, to, claim))
+		return 0;
+	/* Its calls decide nothing here; the walk counts it busy and comes back. */
+	__atomic_add_fetch(&blackout_stats.abandoned, 1, __ATOMIC_RELAXED);
+	*free_old = false;
+	kfree(n);
+	return -KE_BUSY;
+}
+
 int convert_instance(struct object *old, struct object **out)
 {
 	struct class_version *from = object_version(old);
@@ -431,29 +459,8 @@ int convert_instance(struct object *old, struct object **out)
 	} else {
 		rc = build_forward(old, to, &n);
 	}
-	if (!rc) {
-		/*
-		 * Everything about @old is decided here, before @n is published:
-		 * once it is, another hart may revert @n at once, reusing @old as
-		 * the live state again (and clearing n->prev).
-		 */
-		if (back) {
-			if (old->prev == n)
-				old->prev = NULL;
-			free_old = true;
-		} else if (__atomic_load_n(&to->state, __ATOMIC_ACQUIRE) != CV_CURRENT) {
-			n->prev = old;		/* kept for a rollback */
-		} else {
-			free_old = true;
-		}
-		if (!publish(old, n, from, to, claim)) {
-			/* Overtaken: @old stays live; its calls decide nothing here. */
-			__atomic_add_fetch(&blackout_stats.abandoned, 1, __ATOMIC_RELAXED);
-			kfree(n);
-			n = NULL;
-			rc = -KE_BUSY;
-		}
-	}
+	if (!rc && (rc = settle(old, n, from, to, claim, back, &free_old)))
+		n = NULL;
 	if (rc && !(unclaim(old) & OBJ_OVERTAKEN)) {
 		/*
 		 * After probation nothing can roll back: this one stays where it
