@@ -2,6 +2,14 @@
  * Factories: create and destroy instances, keep the list of live instances
  * and the loaded versions of their class, and a registry by class name.
  *
+ * A loaded version's init and fini are new code, as its methods are: they
+ * run under a recovery point, so a fault in them fails that creation
+ * (-KE_FAULT) or skips what fini would have released, instead of stopping
+ * the creating thread or the reaper (update/probation.c rolls the pack
+ * back if it is in probation; a creation is then retried once on the
+ * version now current). A built-in version's are kernel code: a fault
+ * there is a kernel bug and is not hidden.
+ *
  * Locking: f->lock guards a factory's instance list, counters and version
  * list; registry_lock guards the registry. Neither is held while a class's
  * init or fini runs, so those may call other objects. Freeing an instance
@@ -14,6 +22,7 @@
 #include <kernel/errno.h>
 #include <kernel/export.h>
 #include <kernel/defer.h>
+#include <kernel/unwind.h>
 
 static struct list_head registry = LIST_HEAD_INIT(registry);
 static struct spinlock registry_lock = SPINLOCK_INIT("factories");
@@ -88,6 +97,33 @@ static int publish(struct factory *f, struct class_version *cv, struct object *o
 	return 0;
 }
 
+static int lifecycle_run(const struct class *cls, struct object *obj, const void *arg, bool fini)
+{
+	if (fini) {
+		if (cls->fini)
+			cls->fini(obj);
+		return 0;
+	}
+	return cls->init ? cls->init(obj, arg) : 0;
+}
+
+/* @cv's init (@fini false) or fini of @obj; -KE_FAULT if loaded code faulted in it. */
+static int lifecycle(const struct class_version *cv, struct object *obj, const void *arg,
+		     bool fini)
+{
+	struct recover_point rp;
+	int rc;
+
+	if (!cv->module || !(fini ? (void *)cv->cls->fini : (void *)cv->cls->init))
+		return lifecycle_run(cv->cls, obj, arg, fini);
+	recover_push(&rp, fini ? RECOVER_FINI : RECOVER_INIT, cv);
+	if (recover_save(rp.regs))
+		return -KE_FAULT;	/* abandoned: rp popped, the locks it took released */
+	rc = lifecycle_run(cv->cls, obj, arg, fini);
+	recover_pop(&rp);
+	return rc;
+}
+
 static int setup(struct factory *f, struct class_version *cv, struct object *obj,
 		 const void *arg)
 {
@@ -95,12 +131,11 @@ static int setup(struct factory *f, struct class_version *cv, struct object *obj
 	obj->factory = f;
 	obj->version = cv->cls->version;
 	list_init(&obj->node);
-	return cv->cls->init ? cv->cls->init(obj, arg) : 0;
+	return lifecycle(cv, obj, arg, false);
 }
 
-int factory_create(struct factory *f, const void *arg, ott_ref_t *ref)
+static int create_in(struct factory *f, struct class_version *cv, const void *arg, ott_ref_t *ref)
 {
-	struct class_version *cv = __atomic_load_n(&f->cur, __ATOMIC_ACQUIRE);
 	struct object *obj = kzalloc(cv->cls->state_size);
 	int err;
 
@@ -115,10 +150,20 @@ int factory_create(struct factory *f, const void *arg, ott_ref_t *ref)
 	return 0;
 
 fini_obj:
-	if (cv->cls->fini)
-		cv->cls->fini(obj);
+	lifecycle(cv, obj, NULL, true);
 free_obj:
 	kfree(obj);
+	return err;
+}
+
+int factory_create(struct factory *f, const void *arg, ott_ref_t *ref)
+{
+	struct class_version *cv = __atomic_load_n(&f->cur, __ATOMIC_ACQUIRE);
+	int err = create_in(f, cv, arg, ref);
+
+	if (err == -KE_FAULT && __atomic_load_n(&f->cur, __ATOMIC_ACQUIRE) != cv)
+		/* Its init faulted and rolled the update back: on the old version, once. */
+		err = create_in(f, __atomic_load_n(&f->cur, __ATOMIC_ACQUIRE), arg, ref);
 	return err;
 }
 
@@ -131,8 +176,8 @@ int factory_adopt(struct factory *f, struct object *obj, const void *arg, ott_re
 	if (err)
 		return err;
 	err = publish(f, cv, obj, ref);
-	if (err && cv->cls->fini)
-		cv->cls->fini(obj);
+	if (err)
+		lifecycle(cv, obj, NULL, true);
 	return err;
 }
 
@@ -146,10 +191,9 @@ struct object *factory_object(struct factory *f, ott_ref_t ref)
 static void destroy_cb(void *arg)
 {
 	struct object *obj = arg;
-	const struct class *cls = object_version(obj)->cls;
 
-	if (cls->fini)
-		cls->fini(obj);
+	/* A fault in a loaded fini leaks what it held, not the reaper. */
+	lifecycle(object_version(obj), obj, NULL, true);
 	/* A state kept for a rollback during probation goes with it. */
 	if (obj->prev && !(obj->prev->flags & OBJ_STATIC))
 		kfree(obj->prev);

@@ -23,6 +23,7 @@
 #include <kernel/netif.h>
 #include <kernel/counter.h>
 #include <kernel/workload.h>
+#include <kernel/defer.h>
 
 static void cmd_harts(void)
 {
@@ -71,23 +72,49 @@ static void probe_main(void *arg)
 	klog("shell", "probe add=%ld result=%ld", n, r);
 }
 
+/*
+ * `probe new <n>`: a counter of its own, made, added @n to, destroyed and
+ * reaped, from a thread of its own: the class's init runs here and its
+ * fini in the reaper (the fault tests' way to run them during probation).
+ * The line says where each step ended; `reaped=yes` means the reaper ran
+ * the destroy (it would never come if the reaper had stopped).
+ */
+static void probe_new_main(void *arg)
+{
+	long n = (long)(intptr_t)arg, version = 0, r = 0;
+	ott_ref_t ref = OTT_REF_NULL;
+	int made = workload_counter_create(&ref), gone = -KE_NOENT;
+
+	if (!made) {
+		version = workload_counter_version(ref);
+		r = counter_add(ref, n);
+		gone = workload_counter_destroy(ref);
+		if (!gone)
+			defer_flush();
+	}
+	klog("shell", "probe new=%ld made=%s version=%ld result=%ld destroyed=%s reaped=%s", n,
+	     err_name(made), version, r, err_name(gone), made || gone ? "no" : "yes");
+}
+
 static void cmd_probe(const char *arg)
 {
+	bool add = !strncmp(arg, "add ", 4), new = !strncmp(arg, "new ", 4);
 	char *end;
-	long n = strtol(arg, &end, 10);
+	long n = strtol(arg + 4, &end, 10);
 
-	if (end == arg || *end || !workload_counter(0).entry) {
-		kputs("  usage: probe add <n> (with the workload running)\n");
+	if ((!add && !new) || end == arg + 4 || *end || !workload_counter(0).entry) {
+		kputs("  usage: probe add|new <n> (with the workload running)\n");
 		return;
 	}
-	if (!thread_create("probe", probe_main, (void *)(intptr_t)n, THREAD_ANY_HART))
+	if (!thread_create("probe", add ? probe_main : probe_new_main, (void *)(intptr_t)n,
+			   THREAD_ANY_HART))
 		kputs("  probe: no thread\n");
 }
 
 static void run(char *line)
 {
 	if (!strcmp(line, "help")) {
-		kputs("  commands: help harts threads mem ott storage [read|erase|program|flush] journal [erase] fault <load|store|exec|illegal|stack> panic halt reboot net probe add <n>\n");
+		kputs("  commands: help harts threads mem ott storage [read|erase|program|flush] journal [erase] fault <load|store|exec|illegal|stack> panic halt reboot net probe add|new <n>\n");
 	} else if (!strcmp(line, "harts")) {
 		cmd_harts();
 	} else if (!strcmp(line, "threads")) {
@@ -110,8 +137,8 @@ static void run(char *line)
 		kprintf("  journal erase: %s\n", rc ? err_name(rc) : "done (the floor is kept)");
 	} else if (!strncmp(line, "fault ", 6)) {
 		trap_inject_fault(line + 6);
-	} else if (!strncmp(line, "probe add ", 10)) {
-		cmd_probe(line + 10);
+	} else if (!strncmp(line, "probe ", 6)) {
+		cmd_probe(line + 6);
 	} else if (!strcmp(line, "panic")) {
 		/* For checking how a board reports the end of the world. */
 		panic("requested from the shell");

@@ -154,6 +154,23 @@ ott_ref_t workload_counter(unsigned int i)
 	return i < WORKLOAD_COUNTERS && nworkers ? counters[i] : OTT_REF_NULL;
 }
 
+int workload_counter_create(ott_ref_t *ref)
+{
+	return nworkers ? factory_create(&counter_factory, NULL, ref) : -KE_NOENT;
+}
+
+int workload_counter_destroy(ott_ref_t ref)
+{
+	return factory_destroy(&counter_factory, ref);
+}
+
+long workload_counter_version(ott_ref_t ref)
+{
+	struct object *o = factory_object(&counter_factory, ref);
+
+	return o ? (long)object_version(o)->cls->version : -KE_STALE;
+}
+
 int workload_register(void)
 {
 	return counter_factory.cur ? 0 : factory_init(&counter_factory, &counter_v1_class);

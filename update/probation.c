@@ -196,31 +196,65 @@ static bool call_fault(struct update_record *rec, struct unwind_node *n, struct 
 	return true;
 }
 
+/* What a fault under a recovery point around new code means, per kind. */
+struct recover_kind {
+	const char *what;	/* in the reason: where it faulted */
+	const char *how;	/* the rollback's log line: what became of the call */
+	const char *during;	/* the note in probation (the class name follows) */
+	const char *after;	/* the note after it */
+};
+
+static const struct recover_kind *recover_kind_of(uint8_t why)
+{
+	static const struct recover_kind transfer = {
+		"transfer", "conversion undone",
+		"the conversion is undone (a call that needed it runs on the old version; an "
+		"eager or background one has none to retry)",
+		"the instance stays on its version",
+	}, init = {
+		"init", "creation retried",
+		"the instance is made on the old version instead",
+		"that creation fails",
+	}, fini = {
+		"fini", "instance freed",
+		"the instance is freed without its fini",
+		"the instance is freed without it (what it held stays allocated)",
+	};
+
+	return why == RECOVER_TRANSFER ? &transfer : why == RECOVER_INIT ? &init :
+	       why == RECOVER_FINI ? &fini : NULL;
+}
+
+/* A fault in a loaded version's transfer, init or fini: that step fails. */
+static void new_code_recovered(struct update_record *rec, const struct recover_kind *k,
+			       const struct class_version *cv, struct trap_frame *tf,
+			       struct update_fault_note *note)
+{
+	char at[80], reason[128];
+	int rc = -1;
+
+	where(at, sizeof(at), tf, cv);
+	snprintf(reason, sizeof(reason), "fault cause=%lu in %s (%s)", (unsigned long)tf->scause,
+		 at, k->what);
+	if (rec_owns_version(rec, cv)) {
+		rc = begin_rollback(rec, reason, k->how);
+		note_fault(rec, note);
+	}
+	if (rc > 0)
+		snprintf(note->msg, sizeof(note->msg), "fault in new code class=%s (%s): rolling "
+			 "back, %s", class_name_of(cv), k->what, k->during);
+	else if (rc < 0)
+		snprintf(note->msg, sizeof(note->msg), "%s fault after probation class=%.24s: "
+			 "%.100s; %s", k->what, class_name_of(cv), reason, k->after);
+}
+
 static bool recover_fault(struct update_record *rec, struct unwind_node *n,
 			  struct trap_frame *tf, struct update_fault_note *note)
 {
-	if (n->why == RECOVER_TRANSFER) {
-		const struct class_version *cv = n->what;
-		char at[80], reason[128];
-		int rc = -1;
+	const struct recover_kind *k = recover_kind_of(n->why);
 
-		where(at, sizeof(at), tf, cv);
-		snprintf(reason, sizeof(reason), "fault cause=%lu in %s (transfer)",
-			 (unsigned long)tf->scause, at);
-		if (rec_owns_version(rec, cv)) {
-			rc = begin_rollback(rec, reason, "conversion undone");
-			note_fault(rec, note);
-		}
-		if (rc > 0)
-			snprintf(note->msg, sizeof(note->msg), "fault in new code class=%s: rolling "
-				 "back, the conversion is undone (a call that needed it runs on the "
-				 "old version; an eager or background one has none to retry)",
-				 class_name_of(cv));
-		else if (rc < 0)
-			snprintf(note->msg, sizeof(note->msg), "transfer fault after probation "
-				 "class=%.24s: %.120s; the instance stays on its version",
-				 class_name_of(cv), reason);
-	}
+	if (k)
+		new_code_recovered(rec, k, n->what, tf, note);
 	if (n->why == RECOVER_STORAGE)
 		snprintf(note->msg, sizeof(note->msg), "fault in the storage driver under the "
 			 "journal: that journal call fails, the journal stops writing");

@@ -36,6 +36,8 @@
 #define RECOVER_IRQ		3	/* an interrupt handler (trap.c) */
 #define RECOVER_REPORT		4	/* a fault report's backtrace walk (trap.c) */
 #define RECOVER_STORAGE		5	/* a storage call of the journal (update/persist.c) */
+#define RECOVER_INIT		6	/* a loaded version's init() (src/factory.c) */
+#define RECOVER_FINI		7	/* a loaded version's fini() (src/factory.c) */
 
 /* In a call node's cookie: the call runs code under probation. */
 #define UNW_PROBATION	1UL

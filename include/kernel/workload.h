@@ -20,4 +20,13 @@ int workload_register(void);
 void workload_start(void);
 /* Reference to counter @i of the workload (OTT_REF_NULL if not started). */
 ott_ref_t workload_counter(unsigned int i);
+/*
+ * A counter of the caller's own, beside the workload's (the shell's
+ * `probe new`: its class's init and fini run in the caller's thread and
+ * in the reaper). -KE_NOENT before workload_start() (no class yet).
+ */
+int workload_counter_create(ott_ref_t *ref);
+int workload_counter_destroy(ott_ref_t ref);
+/* The class version @ref's state is laid out for, or -KE_STALE. */
+long workload_counter_version(ott_ref_t ref);
 #endif

@@ -23,6 +23,11 @@ Boots (build/<board>/kernel-demo.elf, `updates=...`):
            interrupt (input typed during its probation), then a good one,
            then a timer update whose arm() faults once after probation (an
            interrupt handler abandoned, the hart going on).
+  life     qemu-virt and hifive-unleashed: counter init() faulting holding
+           a lock, reached by the shell's `probe new <n>` during probation
+           (the counter is made on version 1 instead, the probe goes on);
+           fini() faulting holding a lock in the reaper (the counter freed,
+           the reaper goes on: `probe new` waits for it); then a good pack.
   lost     qemu-virt: a self-test spinning with interrupts off: its hart is
            declared lost, and the next pack still applies (quiescence skips
            the lost hart).
@@ -65,6 +70,9 @@ COUNTER_PLAN = ["f-add", "f-xfer-eager", "f-xfer-lazy", "f-back", "f-loop", "f-b
                 "f-selftrap", "f-selfhang", "f-timer", "f-sched", "f-sched-enq", "f-late"]
 UART_PLAN = ["f-uart-write", "f-uart-irq", "f-uart-good", "f-timer-late"]
 LOST_PLAN = ["f-selfspin", "f-good"]
+LIFE_PLAN = ["f-init", "f-fini", "f-life-good"]
+PROBE_NEW_RE = (r"\] h\d+ shell: probe new={n} made=(\S+) version=(-?\d+) result=(-?\d+) "
+                r"destroyed=(\S+) reaped=(\S+)$")
 SMP = {"qemu-virt": 4, "hifive-unleashed": 5}
 # Device drivers, per board (the packs name the board's driver as impl).
 DEV_PLAN = {"qemu-virt": ["f-plic", "f-net-vnet", "f-stor-blk", "f-net-vnet-rx", "f-stor-blk-cw",
@@ -92,13 +100,15 @@ def demo_elf(board):
 
 
 def test_pack_list():
-    for name in COUNTER_PLAN + UART_PLAN + DEV_PLAN["qemu-virt"] + DEV_PLAN["hifive-unleashed"]:
+    for name in (COUNTER_PLAN + UART_PLAN + LIFE_PLAN + DEV_PLAN["qemu-virt"]
+                 + DEV_PLAN["hifive-unleashed"]):
         assert name in PACKS and PACKS[name]["group"] == "faults", name
     seqs = [PACKS[n]["seq"] for n in COUNTER_PLAN]
     for plan in DEV_PLAN.values():
         assert [PACKS[n]["seq"] for n in plan] == sorted(PACKS[n]["seq"] for n in plan), plan
-    assert seqs == sorted(seqs) and [PACKS[n]["seq"] for n in UART_PLAN] == sorted(
-        PACKS[n]["seq"] for n in UART_PLAN)
+    for plan in (UART_PLAN, LIFE_PLAN):
+        assert [PACKS[n]["seq"] for n in plan] == sorted(PACKS[n]["seq"] for n in plan), plan
+    assert seqs == sorted(seqs)
 
 
 class Run:
@@ -585,6 +595,96 @@ def test_selftest_spinning_irqs_off(lost):
     # match=unknown, and each waits 2 s for them, so one every 3 s; the run
     # may halt before the next one after f-good)
     assert [e for e in lost.run.heartbeats if e.index > gone[0].index]
+
+
+# --- a loaded version's init() and fini() (both boards) --------------------------------
+
+
+def probe_new(q, n):
+    """`probe new <n>` typed; its line (or a stopped thread), and where it was typed."""
+    start = len(q.lines)
+    q.send(f"probe new {n}\n")
+    hit = q.wait_for(PROBE_NEW_RE.format(n=n) + r"|\] h\d+ trap: thread stopped ", timeout=20,
+                     start=start)
+    return start, hit
+
+
+def boot_life(factory, board):
+    """f-init and f-fini each get a `probe new` as soon as they are applied
+    (in probation), then one more probe after the good pack."""
+    q = factory(board, SMP[board], args=f"updates={','.join(LIFE_PLAN)} probation_ms=3000",
+                kernel=demo_elf(board), hard_timeout=120, name=f"faults-life-{board}")
+    r = Run(board, q)
+    r.typed, r.probes = None, {}
+    try:
+        for name, n in (("f-init", 5), ("f-fini", 6)):
+            a = q.wait_for(rf"demo: applying pack={name} ", timeout=60, start=0, advance=False)
+            q.wait_for(r"update: applied class=counter ", timeout=20, start=a.index, advance=False)
+            r.probes[name] = probe_new(q, n)
+            r.typed = r.probes[name][0] if r.typed is None else r.typed
+        q.wait_for(r"demo: done ", timeout=60, start=0, advance=False)
+        r.probes["after"] = probe_new(q, 7)
+        q.wait_for(r"\] h\d+ workload: heartbeat .*match=yes", timeout=20, start=len(q.lines))
+        q.send("halt\n")
+        q.wait_exit(timeout=20)
+    except QemuError:
+        q.kill()
+    unglue_echo(q)
+    r.run = UpdateRun(q)
+    return r
+
+
+@pytest.fixture(scope="module", params=["qemu-virt", "hifive-unleashed"])
+def life(request, qemu_module):
+    return boot_life(qemu_module, request.param)
+
+
+def test_life_run(life):
+    check_run(life)
+    assert set(life.probes) == {"f-init", "f-fini", "after"}, life.qemu.tail(30)
+
+
+def probe_fields(life, name):
+    start, hit = life.probes[name]
+    assert hit.match.group(1) is not None, f"{name}: {hit.line}"     # not a stopped thread
+    made, version, result, destroyed, reaped = hit.match.group(1, 2, 3, 4, 5)
+    return start, hit, (made, int(version), int(result), destroyed, reaped)
+
+
+def test_init_fault_makes_on_old_version(life):
+    """A counter made during probation runs the new init, which faults
+    holding a lock: the init is abandoned (the lock released: the unit
+    tests check that), the pack rolls back, and the counter is made on
+    version 1 all the same: the probe thread gets it and goes on."""
+    s = life.step("f-init")
+    e = check_rolled_back(s, "counter", "creation retried")
+    assert e.kv["reason"].endswith("(init)"), e.raw
+    check_reports(s, "thread", "probe", module_range(s))
+    f = s.update("fault in new code")
+    assert len(f) == 1 and "(init): rolling back, the instance is made on the old version" in (
+        f[0].raw), f
+    _, _, got = probe_fields(life, "f-init")
+    assert got == ("ok", 1, 5, "ok", "yes"), got
+
+
+def test_fini_fault_in_reaper(life):
+    """A counter made and destroyed during probation: its fini (new code)
+    runs in the reaper and faults holding a lock. The fini is abandoned,
+    the counter freed, the pack rolls back, and the reaper goes on: the
+    probe's wait for it returns, now and after the rollback."""
+    s = life.step("f-fini")
+    e = check_rolled_back(s, "counter", "instance freed")
+    assert e.kv["reason"].endswith("(fini)"), e.raw
+    check_reports(s, "thread", "reaper", module_range(s))
+    f = s.update("fault in new code")
+    assert len(f) == 1 and "(fini): rolling back, the instance is freed without its fini" in (
+        f[0].raw), f
+    _, _, got = probe_fields(life, "f-fini")
+    assert got == ("ok", 2, 6, "ok", "yes"), got
+    _, _, got = probe_fields(life, "after")
+    assert got == ("ok", 2, 7, "ok", "yes"), got      # f-life-good committed: version 2
+    g = life.step("f-life-good")
+    assert g.outcome == "ok" and g.update("committed"), g.result.raw
 
 
 # --- device drivers (both boards) -------------------------------------------------------

@@ -16,6 +16,7 @@
 #include <kernel/mem.h>
 #include <kernel/spinlock.h>
 #include <kernel/smp.h>
+#include <kernel/unwind.h>
 #include "host_stubs.h"
 
 /* ---- memory --------------------------------------------------------------- */
@@ -318,3 +319,20 @@ struct object *host_miss_obj(const struct ott *t, size_t idx)
 	return (struct object *)((const void **)t->miss_objs + idx);
 }
 
+/* ---- recovery points ------------------------------------------------------ */
+
+/*
+ * For the tests that do not link src/unwind.c (factories, the scheduler):
+ * no fault is emulated there, so a recovery point is only opened and
+ * closed. Weak: the tests of convert.c link the real ones and use them.
+ */
+__attribute__((weak)) void recover_push(struct recover_point *rp, int why, const void *what)
+{
+	rp->node.why = (uint8_t)why;
+	rp->node.what = what;
+}
+
+__attribute__((weak)) void recover_pop(struct recover_point *rp)
+{
+	(void)rp;
+}

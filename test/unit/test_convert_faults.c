@@ -614,6 +614,121 @@ static void test_unwind_restores_locks_and_irq(void **state)
 	host_irq_on = true;
 }
 
+/* ---- a loaded version's init and fini (src/factory.c) ---------------------------- */
+
+static struct spinlock life_lock = SPINLOCK_INIT("life-test");
+static char fake_module;		/* what makes a version "loaded" to factory.c */
+static unsigned int life_calls;
+static bool life_rollback;		/* the fault rolls the pack back, as in probation */
+static struct fx *life_fx;
+static struct unwind_node *life_top;	/* the chain's top seen by init */
+
+static int init_faults(struct object *self, const void *arg)
+{
+	life_calls++;
+	held_lock(&life_lock);
+	if (life_rollback)	/* update_fault() -> begin_rollback(), before the unwind */
+		fx_rollback(life_fx, &life_fx->f.first, &life_fx->v2);
+	fault_to_recovery_point(RECOVER_INIT);
+	return 0;
+}
+
+static void fini_faults(struct object *self)
+{
+	life_calls++;
+	held_lock(&life_lock);
+	fault_to_recovery_point(RECOVER_FINI);
+}
+
+static int init_sees_chain(struct object *self, const void *arg)
+{
+	life_top = *chain();
+	return 0;
+}
+
+/* v2 loaded (a module's) and switched to, in probation or committed. */
+static struct fx *life_setup(int (*init)(struct object *, const void *),
+			     void (*fini)(struct object *), bool probation)
+{
+	struct fx *x = fx_new();
+
+	if (init)
+		x->cls[2].init = init;	/* else the fixture's */
+	x->cls[2].fini = fini;
+	fx_update(x, 2, probation, true)->module = (struct module *)&fake_module;
+	life_fx = x;
+	life_calls = 0;
+	life_rollback = probation;
+	return x;
+}
+
+/*
+ * In probation, a faulting init rolls the pack back and the creation is
+ * made again on the version now current: the caller gets its instance,
+ * on v1 with v1's init, and the lock the faulting init took is released.
+ */
+static void test_init_fault_creates_on_old_version(void **state)
+{
+	struct fx *x = life_setup(init_faults, NULL, true);
+	long v = 41;
+	ott_ref_t r;
+
+	assert_int_equal(factory_create(&x->f, &v, &r), 0);
+	assert_int_equal(life_calls, 1);
+	assert_ptr_equal(object_version(obj(r)), &x->f.first);
+	assert_int_equal(st(obj(r))->value, 41);
+	assert_int_equal(x->f.count, 1);
+	assert_int_equal(host_locks_held, 0);
+	assert_null(harts[0].ip_top);
+}
+
+/* After probation nothing rolls back: that creation fails, nothing is left of it. */
+static void test_init_fault_after_probation_fails_creation(void **state)
+{
+	struct fx *x = life_setup(init_faults, NULL, false);
+	long v = 41;
+	ott_ref_t r = OTT_REF_NULL;
+
+	assert_int_equal(factory_create(&x->f, &v, &r), -KE_FAULT);
+	assert_int_equal(life_calls, 1);
+	assert_int_equal(x->f.count, 0);
+	assert_int_equal(host_locks_held, 0);
+	assert_null(harts[0].ip_top);
+}
+
+/* A faulting fini (run by the reaper) skips what it would release; the instance is freed. */
+static void test_fini_fault_frees_instance(void **state)
+{
+	struct fx *x = life_setup(NULL, fini_faults, false);
+	ott_ref_t r = mk(x, 5);
+
+	assert_ptr_equal(object_version(obj(r)), &x->v2);
+	assert_int_equal(factory_destroy(&x->f, r), 0);
+	host_defer_flush();
+	assert_int_equal(life_calls, 1);
+	assert_int_equal(x->f.count, 0);
+	assert_int_equal(host_locks_held, 0);
+	assert_null(harts[0].ip_top);
+	assert_null(obj(r));
+}
+
+/* Only loaded code gets a recovery point: a built-in init runs bare. */
+static void test_recovery_point_only_for_loaded_code(void **state)
+{
+	struct fx *x = life_setup(init_sees_chain, NULL, false);
+
+	life_top = NULL;
+	mk(x, 1);
+	assert_non_null(life_top);
+	assert_int_equal(life_top->kind, UNW_RECOVER);
+	assert_int_equal(life_top->why, RECOVER_INIT);
+	x->v2.module = NULL;
+	life_top = (struct unwind_node *)&fake_module;
+	mk(x, 2);
+	assert_null(life_top);
+	assert_null(harts[0].ip_top);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +748,10 @@ int main(void)
 		T(test_killed_in_counted_call_unpins),
 		T(test_probation_epochs_drain),
 		T(test_unwind_restores_locks_and_irq),
+		T(test_init_fault_creates_on_old_version),
+		T(test_init_fault_after_probation_fails_creation),
+		T(test_fini_fault_frees_instance),
+		T(test_recovery_point_only_for_loaded_code),
 #undef T
 	};
 

@@ -560,8 +560,8 @@ static void test_transfer_fault_rolls_back(void **state)
 	assert_true(update_fault(&tf, &note));
 	assert_null(harts[0].ip_top);
 	assert_int_equal(update_rec.phase, REC_ROLLBACK);
-	assert_non_null(strstr(note.msg, "fault in new code class=ptest: rolling back, the "
-				  "conversion is undone"));
+	assert_non_null(strstr(note.msg, "fault in new code class=ptest (transfer): rolling back, "
+				  "the conversion is undone"));
 	probation_settle(&update_rec, false);
 	assert_string_equal(detail, "fault cause=13 in step-1 at +0x40 (transfer)");
 }
@@ -579,6 +579,61 @@ static void test_transfer_fault_after_commit(void **state)
 	assert_int_equal(update_rec.phase, REC_COMMITTING);
 	assert_non_null(strstr(note.msg, "transfer fault after probation class=ptest"));
 	probation_settle(&update_rec, true);
+}
+
+/* A loaded version's init or fini that faults (src/factory.c): the same, with its own words. */
+static void lifecycle_fault(int why, const char *during, const char *detail_is)
+{
+	struct recover_point rp;
+	struct trap_frame tf = fault_at((uintptr_t)fake_text + 0x48);
+
+	recover_push(&rp, why, v2);
+	assert_true(update_fault(&tf, &note));
+	assert_null(harts[0].ip_top);
+	assert_int_equal(update_rec.phase, REC_ROLLBACK);
+	assert_non_null(strstr(note.msg, during));
+	probation_settle(&update_rec, false);
+	assert_string_equal(detail, detail_is);
+}
+
+static void lifecycle_fault_after_commit(int why, const char *after)
+{
+	struct recover_point rp;
+	struct trap_frame tf = fault_at((uintptr_t)fake_text + 0x48);
+
+	convert_it();
+	assert_true(probation_decide(&update_rec));
+	recover_push(&rp, why, v2);
+	assert_true(update_fault(&tf, &note));
+	assert_null(harts[0].ip_top);
+	assert_int_equal(update_rec.phase, REC_COMMITTING);
+	assert_non_null(strstr(note.msg, after));
+	probation_settle(&update_rec, true);
+}
+
+static void test_init_fault_rolls_back(void **state)
+{
+	lifecycle_fault(RECOVER_INIT, "fault in new code class=ptest (init): rolling back, the "
+			"instance is made on the old version",
+			"fault cause=13 in step-1 at +0x48 (init)");
+}
+
+static void test_fini_fault_rolls_back(void **state)
+{
+	lifecycle_fault(RECOVER_FINI, "fault in new code class=ptest (fini): rolling back, the "
+			"instance is freed without its fini",
+			"fault cause=13 in step-1 at +0x48 (fini)");
+}
+
+static void test_init_fault_after_commit(void **state)
+{
+	lifecycle_fault_after_commit(RECOVER_INIT, "init fault after probation class=ptest: "
+				     "fault cause=13 in step-1 at +0x48 (init); that creation fails");
+}
+
+static void test_fini_fault_after_commit(void **state)
+{
+	lifecycle_fault_after_commit(RECOVER_FINI, "fini fault after probation class=ptest");
 }
 
 /* A self-test that traps: its recovery point resumes; nothing else changes. */
@@ -734,6 +789,10 @@ int main(void)
 		T(test_block_outside_call_ignored),
 		T(test_transfer_fault_rolls_back),
 		T(test_transfer_fault_after_commit),
+		T(test_init_fault_rolls_back),
+		T(test_fini_fault_rolls_back),
+		T(test_init_fault_after_commit),
+		T(test_fini_fault_after_commit),
 		T(test_selftest_fault_recovers),
 		T(test_fault_outside_call),
 		T(test_fault_in_handler_over_call),

@@ -23,6 +23,12 @@
 #ifndef COUNTER_V2_TRANSFER_BACK
 #define COUNTER_V2_TRANSFER_BACK v2_to_v1
 #endif
+#ifndef COUNTER_V2_INIT
+#define COUNTER_V2_INIT NULL	/* (version 2 needs none: a new counter is zeroed) */
+#endif
+#ifndef COUNTER_V2_FINI
+#define COUNTER_V2_FINI NULL
+#endif
 /* A variant may replace any of them: the originals stay available to it. */
 #define COUNTER_V2_MAYBE_UNUSED __attribute__((unused))
 
@@ -58,6 +64,8 @@ static const struct class v2_class = {
 	.ops = &v2_ops,
 	.nmethods = 2,
 	.state_size = sizeof(struct counter_v2),
+	.init = COUNTER_V2_INIT,
+	.fini = COUNTER_V2_FINI,
 };
 
 static COUNTER_V2_MAYBE_UNUSED int v1_to_v2(const struct object *from, struct object *to)
