@@ -645,10 +645,22 @@ def test_life_run(life):
 
 
 def probe_fields(life, name):
-    start, hit = life.probes[name]
+    """What a `probe new` line says: (made, version, result, destroyed, reaped)."""
+    hit = life.probes[name][1]
     assert hit.match.group(1) is not None, f"{name}: {hit.line}"     # not a stopped thread
     made, version, result, destroyed, reaped = hit.match.group(1, 2, 3, 4, 5)
-    return start, hit, (made, int(version), int(result), destroyed, reaped)
+    return made, int(version), int(result), destroyed, reaped
+
+
+def check_life_rollback(life, name, kind, how, thread, said):
+    """One rollback of the pack for a fault in its `kind` (init or fini),
+    reported in `thread`, with the note saying what became of the call."""
+    s = life.step(name)
+    e = check_rolled_back(s, "counter", how)
+    assert e.kv["reason"].endswith(f"({kind})"), e.raw
+    check_reports(s, "thread", thread, module_range(s))
+    f = s.update("fault in new code")
+    assert len(f) == 1 and f"({kind}): rolling back, {said}" in f[0].raw, f
 
 
 def test_init_fault_makes_on_old_version(life):
@@ -656,15 +668,9 @@ def test_init_fault_makes_on_old_version(life):
     holding a lock: the init is abandoned (the lock released: the unit
     tests check that), the pack rolls back, and the counter is made on
     version 1 all the same: the probe thread gets it and goes on."""
-    s = life.step("f-init")
-    e = check_rolled_back(s, "counter", "creation retried")
-    assert e.kv["reason"].endswith("(init)"), e.raw
-    check_reports(s, "thread", "probe", module_range(s))
-    f = s.update("fault in new code")
-    assert len(f) == 1 and "(init): rolling back, the instance is made on the old version" in (
-        f[0].raw), f
-    _, _, got = probe_fields(life, "f-init")
-    assert got == ("ok", 1, 5, "ok", "yes"), got
+    check_life_rollback(life, "f-init", "init", "creation retried", "probe",
+                        "the instance is made on the old version")
+    assert probe_fields(life, "f-init") == ("ok", 1, 5, "ok", "yes")
 
 
 def test_fini_fault_in_reaper(life):
@@ -672,17 +678,11 @@ def test_fini_fault_in_reaper(life):
     runs in the reaper and faults holding a lock. The fini is abandoned,
     the counter freed, the pack rolls back, and the reaper goes on: the
     probe's wait for it returns, now and after the rollback."""
-    s = life.step("f-fini")
-    e = check_rolled_back(s, "counter", "instance freed")
-    assert e.kv["reason"].endswith("(fini)"), e.raw
-    check_reports(s, "thread", "reaper", module_range(s))
-    f = s.update("fault in new code")
-    assert len(f) == 1 and "(fini): rolling back, the instance is freed without its fini" in (
-        f[0].raw), f
-    _, _, got = probe_fields(life, "f-fini")
-    assert got == ("ok", 2, 6, "ok", "yes"), got
-    _, _, got = probe_fields(life, "after")
-    assert got == ("ok", 2, 7, "ok", "yes"), got      # f-life-good committed: version 2
+    check_life_rollback(life, "f-fini", "fini", "instance freed", "reaper",
+                        "the instance is freed without its fini")
+    assert probe_fields(life, "f-fini") == ("ok", 2, 6, "ok", "yes")
+    # f-life-good committed: version 2, and the reaper still reaps
+    assert probe_fields(life, "after") == ("ok", 2, 7, "ok", "yes")
     g = life.step("f-life-good")
     assert g.outcome == "ok" and g.update("committed"), g.result.raw
 
