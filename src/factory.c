@@ -214,14 +214,21 @@ int factory_destroy(struct factory *f, ott_ref_t ref)
 	if (err)
 		return err;	/* someone else destroyed it first */
 	cv = object_version(obj);
+	/*
+	 * Queued before the instance stops counting on its version: a version
+	 * with no instances may be retired, its module freed by a deferred
+	 * call of its own, and the reaper runs them in order, so this fini
+	 * (code in that module) comes first. It runs after quiescence, so
+	 * not before this returns; meanwhile a racing call may still use
+	 * what fini releases.
+	 */
+	defer_call(destroy_cb, obj);
 	spin_lock(&f->lock);
 	list_del(&obj->node);
 	f->count--;
 	f->destroyed++;
 	cv->live--;
 	spin_unlock(&f->lock);
-	/* A call that raced with us may still use what fini releases. */
-	defer_call(destroy_cb, obj);
 	return 0;
 }
 

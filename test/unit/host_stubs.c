@@ -84,8 +84,12 @@ void object_free_deferred(struct object *obj)
 	pthread_mutex_unlock(&host_defer_lock);
 }
 
+void (*host_defer_hook)(void (*fn)(void *arg), void *arg);
+
 int defer_call(void (*fn)(void *arg), void *arg)
 {
+	if (host_defer_hook)
+		host_defer_hook(fn, arg);
 	pthread_mutex_lock(&host_defer_lock);
 	if (host_ncalls >= HOST_MAX_DEFERRED)
 		fail_msg("too many deferred calls");

@@ -41,6 +41,8 @@ extern struct object *host_deferred[HOST_MAX_DEFERRED];
 extern unsigned int host_ndeferred;
 void object_free_deferred(struct object *obj);	/* as in kernel/defer.h */
 int defer_call(void (*fn)(void *arg), void *arg);	/* queued for host_defer_flush() */
+/* When set: called by defer_call() first (what the caller had done by then). */
+extern void (*host_defer_hook)(void (*fn)(void *arg), void *arg);
 void host_defer_flush(void);
 
 /* --- locks --------------------------------------------------------------- */

@@ -378,6 +378,40 @@ static void test_create_and_call(void **state)
 	assert_int_equal(factory_destroy(&f, r2), 0);
 }
 
+/* What the instance's version counted when its destroy was queued. */
+static struct factory *order_f;
+static uint32_t live_when_queued;
+
+static void note_live(void (*fn)(void *arg), void *arg)
+{
+	live_when_queued = order_f->first.live;
+}
+
+/*
+ * The destroy is queued while the instance still counts on its version. A
+ * version seen with no instances may be retired, its module freed by a
+ * deferred call of its own; the reaper runs deferred calls in the order
+ * they were queued, so the instance's fini (code and class in that
+ * module) must be queued first.
+ */
+static void test_destroy_queued_before_version_empties(void **state)
+{
+	static struct factory f;
+	static const struct class cls = WIDGET_CLASS("order-widget");
+	ott_ref_t r;
+
+	assert_int_equal(factory_init(&f, &cls), 0);
+	r = create_ok(&f, 3);
+	order_f = &f;
+	live_when_queued = 0;
+	host_defer_hook = note_live;
+	assert_int_equal(factory_destroy(&f, r), 0);
+	host_defer_hook = NULL;
+	assert_int_equal(live_when_queued, 1);
+	assert_int_equal(f.first.live, 0);
+	assert_int_equal(f.count, 0);
+}
+
 static void test_create_without_init(void **state)
 {
 	static struct factory f;
@@ -761,6 +795,7 @@ int main(void)
 		T_(test_for_each_visits_each_once),
 		T_(test_create_and_call),
 		T_(test_create_without_init),
+		T_(test_destroy_queued_before_version_empties),
 		T_(test_create_init_fails),
 		T_(test_create_nomem),
 		T_(test_create_ott_full),
