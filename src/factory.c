@@ -203,16 +203,23 @@ static void destroy_cb(void *arg)
 
 int factory_destroy(struct factory *f, ott_ref_t ref)
 {
-	struct object *obj = factory_object(f, ref);
+	struct object *obj;
 	struct class_version *cv;
 	int err;
 
-
-	if (!obj)
-		return -KE_STALE;
-	err = ott_free(&kernel_ott, ref);
-	if (err)
+	/*
+	 * Under f->lock, as a conversion's commit is (update/convert.c takes
+	 * it, then the OTT's): the object in the slot is the live state, and
+	 * a conversion in flight finds the slot freed at its commit and drops
+	 * its copy instead of taking the destroyed instance's place.
+	 */
+	spin_lock(&f->lock);
+	obj = factory_object(f, ref);
+	err = obj ? ott_free(&kernel_ott, ref) : -KE_STALE;
+	if (err) {
+		spin_unlock(&f->lock);
 		return err;	/* someone else destroyed it first */
+	}
 	cv = object_version(obj);
 	/*
 	 * Queued before the instance stops counting on its version: a version
@@ -223,7 +230,6 @@ int factory_destroy(struct factory *f, ott_ref_t ref)
 	 * what fini releases.
 	 */
 	defer_call(destroy_cb, obj);
-	spin_lock(&f->lock);
 	list_del(&obj->node);
 	f->count--;
 	f->destroyed++;

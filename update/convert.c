@@ -333,15 +333,18 @@ static struct object *build_back(struct object *obj, struct class_version *to)
 }
 
 /*
- * Puts @n in @old's place: OTT slot, list, counters. False if a caller
- * overtook the claim first (@old is still the live state, with calls in it).
+ * Puts @n in @old's place: OTT slot, list, counters. -KE_BUSY if a caller
+ * overtook the claim first (@old is still the live state, with calls in
+ * it); -KE_STALE if @old was destroyed meanwhile (factory_destroy frees
+ * the slot and unlinks it under f->lock: @n must not take its place).
  * Lock order: f->lock, then the OTT's.
  */
-static bool publish(struct object *old, struct object *n, struct class_version *from,
-		    struct class_version *to, uint32_t claim)
+static int publish(struct object *old, struct object *n, struct class_version *from,
+		   struct class_version *to, uint32_t claim)
 {
 	struct factory *f = old->factory;
 	uint32_t w = claim;
+	int rc = 0;
 
 	spin_lock(&f->lock);
 	ott_lock(&kernel_ott);
@@ -351,11 +354,15 @@ static bool publish(struct object *old, struct object *n, struct class_version *
 	 * a hart stalled holding either lock stalls us before it, while the
 	 * callers may still overtake.
 	 */
-	if (!__atomic_compare_exchange_n(&old->inflight, &w, OBJ_CLAIMED, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE)) {
+	if (ott_slot_object(&kernel_ott, old->slot) != old)
+		rc = -KE_STALE;
+	else if (!__atomic_compare_exchange_n(&old->inflight, &w, OBJ_CLAIMED, false,
+					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		rc = -KE_BUSY;
+	if (rc) {
 		ott_unlock(&kernel_ott);
 		spin_unlock(&f->lock);
-		return false;
+		return rc;
 	}
 	ott_replace_locked(&kernel_ott, ott_slot_ref(&kernel_ott, old->slot), n);
 	ott_unlock(&kernel_ott);
@@ -365,7 +372,7 @@ static bool publish(struct object *old, struct object *n, struct class_version *
 	to->live++;
 	f->converted++;
 	spin_unlock(&f->lock);
-	return true;
+	return 0;
 }
 
 /* May a conversion of @obj up to @to be overtaken (every transfer on the way only reads)? */
@@ -392,11 +399,15 @@ static uint32_t unclaim(struct object *old)
  * from it. All of it before the publish: once @n is published, another
  * hart may revert it at once, reusing @old as the live state again (and
  * clearing n->prev). 0 with *free_old set if @old is to go; -KE_BUSY if a
- * caller overtook the claim meanwhile (@n is dropped, @old stays live).
+ * caller overtook the claim meanwhile (@n is dropped, @old stays live);
+ * -KE_STALE if @old was destroyed meanwhile (@n is dropped, @old goes with
+ * its destroy).
  */
 static int settle(struct object *old, struct object *n, struct class_version *from,
 		  struct class_version *to, uint32_t claim, bool back, bool *free_old)
 {
+	int rc;
+
 	if (back) {
 		if (old->prev == n)
 			old->prev = NULL;
@@ -406,13 +417,18 @@ static int settle(struct object *old, struct object *n, struct class_version *fr
 	} else {
 		*free_old = true;
 	}
-	if (publish(old, n, from, to, claim))
+	rc = publish(old, n, from, to, claim);
+	if (!rc)
 		return 0;
-	/* Its calls decide nothing here; the walk counts it busy and comes back. */
-	__atomic_add_fetch(&blackout_stats.abandoned, 1, __ATOMIC_RELAXED);
+	/* Overtaken: its calls decide nothing here; the walk counts it busy, comes back. */
+	if (rc == -KE_BUSY)
+		__atomic_add_fetch(&blackout_stats.abandoned, 1, __ATOMIC_RELAXED);
 	*free_old = false;
-	kfree(n);
-	return -KE_BUSY;
+	if (n->prev == old)
+		n->prev = NULL;
+	if (!(n->flags & OBJ_STATIC))	/* (a revert's kept state may be a static one) */
+		kfree(n);
+	return rc;
 }
 
 int convert_instance(struct object *old, struct object **out)

@@ -208,6 +208,74 @@ static void test_bug_rollback_during_conversion(void **state)
 	assert_int_equal(init_calls, 0);
 }
 
+static struct fx *destroy_fx;
+static ott_ref_t destroy_ref;
+static int destroys;
+
+/* Another hart destroys the instance being converted, in the middle of its transfer. */
+static int xfer_destroys(const struct object *old, struct object *new)
+{
+	if (ott_ref_check(&kernel_ott, destroy_ref) == 0) {
+		assert_int_equal(factory_destroy(&destroy_fx->f, destroy_ref), 0);
+		destroys++;
+	}
+	return 0;
+}
+
+/*
+ * An instance destroyed while a conversion of it runs. The commit used to
+ * store the new state in the freed OTT slot and link it where the
+ * destroyed instance had been: a zombie in the list, a slot in use with
+ * nothing to free it. Now the commit finds the slot freed and drops the
+ * new state: the call is stale, nothing takes the instance's place.
+ */
+static void test_bug_destroy_during_conversion(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r = mk(x, 5), other = mk(x, 6);
+	uint32_t used = kernel_ott.used;
+
+	fx_update(x, 2, false, false);
+	destroy_fx = x;
+	destroy_ref = r;
+	destroys = 0;
+	xfer_hook = xfer_destroys;
+	assert_int_equal(r_get(r), -KE_STALE);
+	xfer_hook = NULL;
+	assert_int_equal(destroys, 1);
+	assert_null(obj(r));
+	assert_int_equal(kernel_ott.used, used - 1);
+	assert_int_equal(x->f.count, 1);
+	assert_int_equal(list_len(x), 1);
+	assert_int_equal(x->v2.live + x->f.first.live, 1);
+	assert_int_equal(x->v2.live, 0);
+	assert_int_equal(r_get(other), 6);	/* the other one converts as ever */
+	assert_int_equal(x->v2.live, 1);
+}
+
+/* The same in the eager walk: it goes on from the top and converts the rest. */
+static void test_bug_destroy_during_eager_walk(void **state)
+{
+	struct fx *x = fx_new();
+	ott_ref_t r[3] = { mk(x, 1), mk(x, 2), mk(x, 3) };
+
+	fx_update(x, 2, false, false);
+	destroy_fx = x;
+	destroy_ref = r[1];
+	destroys = 0;
+	xfer_hook = xfer_destroys;
+	assert_int_equal(convert_all(&x->f, 1000000), 0);
+	xfer_hook = NULL;
+	assert_int_equal(destroys, 1);
+	assert_int_equal(x->f.count, 2);
+	assert_int_equal(list_len(x), 2);
+	assert_int_equal(x->v2.live, 2);
+	assert_int_equal(x->f.first.live, 0);
+	assert_int_equal(r_get(r[0]), 1);
+	assert_int_equal(r_get(r[2]), 3);
+	assert_int_equal(r_get(r[1]), -KE_STALE);
+}
+
 /* ---- fault containment ------------------------------------------------------------------ */
 
 /* A spinlock taken "in the kernel": the host double, plus the hart's held-lock stack. */
@@ -738,6 +806,8 @@ int main(void)
 		T(test_bug_call_racing_destroy),
 		T(test_bug_destroy_in_probation_leaks_prev),
 		T(test_bug_rollback_during_conversion),
+		T(test_bug_destroy_during_conversion),
+		T(test_bug_destroy_during_eager_walk),
 		T(test_transfer_fault_fails_conversion),
 		T(test_transfer_fault_after_probation_stays),
 		T(test_transfer_back_fault_keeps_state),
