@@ -91,8 +91,9 @@ static int fs_fail(struct fs_ctx *c, int code, const char *fmt, ...)
 	return code;
 }
 
-/* --- property readers -------------------------------------------------- */
+/* --- names (properties are read by src/devtree_prop.c) ----------------- */
 
+/* Does @node's name start with @prefix? */
 static bool fs_prefixed(const void *fdt, int node, const char *prefix)
 {
 	const char *n = fdt_get_name(fdt, node, NULL);
