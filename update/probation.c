@@ -252,13 +252,19 @@ static bool recover_fault(struct update_record *rec, struct unwind_node *n,
 			  struct trap_frame *tf, struct update_fault_note *note)
 {
 	const struct recover_kind *k = recover_kind_of(n->why);
+	unsigned int released;
 
 	if (k)
 		new_code_recovered(rec, k, n->what, tf, note);
 	if (n->why == RECOVER_STORAGE)
 		snprintf(note->msg, sizeof(note->msg), "fault in the storage driver under the "
 			 "journal: that journal call fails, the journal stops writing");
-	unwind_to(n, tf);	/* recover_save() returns 1 */
+	released = unwind_to(n, tf);	/* recover_save() returns 1 */
+	if (released && note->msg[0]) {
+		size_t len = strlen(note->msg);
+
+		snprintf(note->msg + len, sizeof(note->msg) - len, " (locks released=%u)", released);
+	}
 	return true;
 }
 

@@ -611,6 +611,23 @@ static void lifecycle_fault_after_commit(int why, const char *after)
 	probation_settle(&update_rec, true);
 }
 
+/* What the faulting code held is released, and the note says how much. */
+static void test_recovered_fault_says_locks_released(void **state)
+{
+	static struct spinlock held = SPINLOCK_INIT("init-held");
+	struct recover_point rp;
+	struct trap_frame tf = fault_at((uintptr_t)fake_text + 0x48);
+
+	recover_push(&rp, RECOVER_INIT, v2);
+	spin_lock(&held);
+	harts[0].held[harts[0].nheld++] = &held;
+	assert_true(update_fault(&tf, &note));
+	assert_int_equal(held.locked, 0);
+	assert_int_equal(harts[0].nheld, 0);
+	assert_non_null(strstr(note.msg, "made on the old version instead (locks released=1)"));
+	probation_settle(&update_rec, false);
+}
+
 static void test_init_fault_rolls_back(void **state)
 {
 	lifecycle_fault(RECOVER_INIT, "fault in new code class=ptest (init): rolling back, the "
@@ -790,6 +807,7 @@ int main(void)
 		T(test_transfer_fault_rolls_back),
 		T(test_transfer_fault_after_commit),
 		T(test_init_fault_rolls_back),
+		T(test_recovered_fault_says_locks_released),
 		T(test_fini_fault_rolls_back),
 		T(test_init_fault_after_commit),
 		T(test_fini_fault_after_commit),
