@@ -63,6 +63,18 @@ secondary_entry:
 	j	.Lpark
 
 	.text
+/*
+ * void stack_switch_call(void (*fn)(void), uintptr_t top): runs fn on the
+ * stack that ends at @top; fn never returns. The frame-pointer chain ends
+ * here (s0 = 0), so a backtrace stops at fn.
+ */
+	.globl stack_switch_call
+stack_switch_call:
+	mv	sp, a1
+	mv	s0, zero
+	mv	ra, zero
+	jr	a0
+
 /* void ctx_switch(struct context *save, const struct context *load) */
 	.globl ctx_switch
 ctx_switch:

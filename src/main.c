@@ -3,7 +3,7 @@
  * boot arguments that tests and users pass on the command line:
  *   shutdown=<sec>     end the run after <sec> seconds (tests)
  *   fault=<kind>[@<hart>]  a thread on hart index <hart> (default 1) faults
- *                      once, <kind> = load|store|exec|illegal (tests)
+ *                      once, <kind> = load|store|exec|illegal|stack|loopstack (tests)
  *   bench              run the benchmarks, print the table, end the run
  *   workload=off       no demo workload
  *   storage=selftest   check the state device's driver at boot (tests)
@@ -189,5 +189,5 @@ void kmain(unsigned long hartid, const void *fdt)
 	if (workload_register())
 		klog("boot", "counter class not registered");
 	thread_create("boot", boot_main, (void *)(uintptr_t)n, THREAD_ANY_HART);
-	sched_loop();
+	sched_loop_start();
 }

@@ -138,7 +138,7 @@ void secondary_main(unsigned long hartid)
 	}
 	hart_take_index(h);
 	smp_hart_online();
-	sched_loop();
+	sched_loop_start();
 }
 
 static int start_one(uint32_t hartid)

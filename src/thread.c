@@ -24,6 +24,8 @@
 #include <kernel/tls.h>
 #include <kernel/vm.h>
 #include <kernel/unwind.h>
+#include <kernel/trap.h>
+#include <kernel/kstack.h>
 #include <kernel/update_engine.h>
 
 #define STACK_CANARY	0x5afe57ac6b00c0deULL
@@ -410,12 +412,42 @@ static bool file_thread(struct hart *h, struct thread *t)
 	}
 }
 
+void stack_switch_call(void (*fn)(void), uintptr_t top) __attribute__((noreturn));
+
+/*
+ * The boot stack a hart comes up on has nothing mapped off below it: an
+ * overflow in the scheduler loop, or in an interrupt handler taken there,
+ * would write over whatever lies next to it. The loop moves to a thread
+ * stack slot instead, with its guard page, and the trap vector's floor
+ * check (entry.S) then takes such an overflow on the emergency stack:
+ * reported, and the hart parked (trap.c), the others going on.
+ */
+void sched_loop_start(void)
+{
+	struct hart *h = this_hart();
+	struct kstack ks;
+
+	if (kstack_alloc(&ks)) {
+		klog("sched", "hart %u: no guarded stack for its loop; it stays on its boot stack",
+		     h->hartid);
+		sched_loop();
+	}
+	h->loop_lo = ks.lo;
+	h->loop_hi = ks.hi;
+	h->loop_floor = ks.lo + sizeof(uint64_t) + TRAP_FRAME_BYTES;
+	stack_switch_call(sched_loop, ks.hi);
+}
+
 void sched_loop(void)
 {
 	struct hart *h = this_hart();
 
+	h->stack_floor = h->loop_floor;
 	for (;;) {
 		struct thread *t = NULL;
+
+		if (h->loop_overflow_req)
+			trap_overflow_here();	/* the `loopstack` fault kind (tests) */
 
 		/* Quiescent point: no call of this hart's is in progress here. */
 		vm_sync_hart();
@@ -436,7 +468,7 @@ void sched_loop(void)
 		h->cur = t;
 		h->stack_floor = t->stack_floor;
 		ctx_switch(&h->sched_ctx, &t->ctx);
-		h->stack_floor = 0;
+		h->stack_floor = h->loop_floor;
 		h->cur = NULL;
 		if (file_thread(h, t)) {
 			spin_unlock(&t->lock);

@@ -190,11 +190,17 @@ static void stop_faulting(struct trap_frame *f, struct hart *h, struct thread *t
 		h->fault_depth--;
 		return;
 	}
-	if (t && (f->scause == EXC_LOAD_PAGE_FAULT || f->scause == EXC_STORE_PAGE_FAULT) &&
-	    kstack_in_guard(f->stval))
-		klog_fault(NULL, "trap", "stack overflow tid=%u name=%s sp=%#lx stack=%#lx-%#lx",
-			   t->id, t->name, (unsigned long)f->regs[2], (unsigned long)t->stack.lo,
-			   (unsigned long)t->stack.hi);
+	if ((f->scause == EXC_LOAD_PAGE_FAULT || f->scause == EXC_STORE_PAGE_FAULT) &&
+	    kstack_in_guard(f->stval)) {
+		if (t)
+			klog_fault(NULL, "trap", "stack overflow tid=%u name=%s sp=%#lx stack=%#lx-%#lx",
+				   t->id, t->name, (unsigned long)f->regs[2],
+				   (unsigned long)t->stack.lo, (unsigned long)t->stack.hi);
+		else
+			klog_fault(NULL, "trap", "stack overflow in the scheduler loop hart=%u sp=%#lx "
+				   "stack=%#lx-%#lx", h->hartid, (unsigned long)f->regs[2],
+				   (unsigned long)h->loop_lo, (unsigned long)h->loop_hi);
+	}
 	n = unwind_release_locks(0, locks, sizeof(locks));
 	if (n)
 		klog_fault(NULL, "trap", "released locks=%s count=%u (held by what faulted)", locks, n);
@@ -364,6 +370,12 @@ static uint64_t __attribute__((noinline)) overflow_stack(uint64_t depth)
 	return overflow_stack(depth + 1) + pad[0] + pad[63];
 }
 
+void trap_overflow_here(void)
+{
+	this_hart()->loop_overflow_req = false;
+	fault_sink = overflow_stack(0);
+}
+
 void trap_inject_fault(const char *kind)
 {
 	klog("trap", "injecting fault kind=%s", kind);
@@ -377,6 +389,10 @@ void trap_inject_fault(const char *kind)
 		__asm__ __volatile__(".word 0");
 	} else if (!strcmp(kind, "stack")) {
 		fault_sink = overflow_stack(0);
+	} else if (!strcmp(kind, "loopstack")) {
+		/* The scheduler loop runs off its stack as soon as this thread yields. */
+		this_hart()->loop_overflow_req = true;
+		thread_yield();
 	} else {
 		klog("trap", "unknown fault kind=%s", kind);
 	}

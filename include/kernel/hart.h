@@ -54,7 +54,8 @@ struct hart {
 	 * Stack overflow check of the trap vector: a trap taken with sp below
 	 * stack_floor would write its frame into the running thread's guard
 	 * page, so it is taken on this hart's emergency stack instead (the
-	 * floor is 0 there, and in the scheduler loop). See thread.c.
+	 * floor is 0 there; in the scheduler loop it is the loop stack's).
+	 * See thread.c.
 	 */
 	uint64_t stack_floor;
 	uint64_t floor_saved;	/* the floor while on the emergency stack */
@@ -75,7 +76,10 @@ struct hart {
 	uint64_t timer_irqs, ext_irqs, soft_irqs;
 	uint64_t next_tick;	/* rdtime of the next timer interrupt */
 	uint64_t root_pt;	/* physical address of this hart's page table */
-	void *stack_top;	/* boot/scheduler-loop stack */
+	void *stack_top;	/* boot stack (the scheduler loop's until it has its own) */
+	/* The scheduler loop's stack, with a guard page below (thread.c). */
+	uint64_t loop_lo, loop_hi, loop_floor;
+	volatile bool loop_overflow_req;	/* the `loopstack` fault kind (trap.c) */
 	void *tls;		/* TLS block of the scheduler loop */
 	struct spinlock sleep_lock;
 	struct list_head sleepers;	/* threads sleeping, by wake time */

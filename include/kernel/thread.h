@@ -139,6 +139,11 @@ void thread_set_exit_hook(void (*fn)(void *arg), void *arg);
 
 /* Runs the scheduler loop on this hart; never returns. */
 void sched_loop(void) __attribute__((noreturn));
+/*
+ * The same on a stack of its own with a guard page below (kstack.h),
+ * where it can be had: each hart's boot path ends here.
+ */
+void sched_loop_start(void) __attribute__((noreturn));
 
 /*
  * Waits (yielding) until every call into any object that began before the

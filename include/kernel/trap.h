@@ -14,6 +14,12 @@ struct trap_frame {
 
 void trap_init_hart(void);
 void trap_handle(struct trap_frame *f);
-/* Deliberate faults for tests: "load", "store", "exec", "illegal". */
+/*
+ * Deliberate faults for tests: "load", "store", "exec", "illegal", "stack"
+ * (the calling thread runs off its stack), "loopstack" (this hart's
+ * scheduler loop does, once the calling thread yields).
+ */
 void trap_inject_fault(const char *kind);
+/* Runs off the current stack (the scheduler loop's, for "loopstack"). */
+void trap_overflow_here(void);
 #endif

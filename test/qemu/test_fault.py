@@ -151,3 +151,62 @@ def test_log_format(fault):
 
 def test_ends_by_itself(fault):
     check_ends_by_itself(fault.qemu, SHUTDOWN)
+
+
+# --- the scheduler loop's own stack ------------------------------------------------------
+
+LOOP_RUNS = [("qemu-virt", 4, 1), ("hifive-unleashed", 5, 2)]
+
+
+@pytest.fixture(scope="module", params=LOOP_RUNS, ids=[f"{b}-loopstack@{i}" for b, _, i in LOOP_RUNS])
+def loopstack(request, qemu_module):
+    """`fault=loopstack@i`: the scheduler loop of hart index i recurses off its
+    stack. The run is watched until two heartbeats after the hart is parked,
+    then ended (threads whose home was that hart, the shutdown one maybe
+    among them, never run again)."""
+    board, smp, index = request.param
+    q = qemu_module(board, smp, args=f"fault=loopstack@{index}", hard_timeout=90,
+                    name=f"fault-{board}-loopstack-at{index}")
+    try:
+        parked = q.wait_for(r"\] h\d+ trap: no thread to stop: hart \d+ parked$", timeout=60)
+        s = q.wait_for(r"\] h\d+ workload: heartbeat ", timeout=20, start=parked.index).index
+        q.wait_for(r"\] h\d+ workload: heartbeat ", timeout=20, start=s + 1)
+    finally:
+        q.kill()
+    return q, index
+
+
+def test_loop_stack_overflow_parks_the_hart(loopstack):
+    """The loop runs on a stack slot with a guard page (thread.c): running
+    off it faults there, the trap is taken on the emergency stack, the
+    overflow is named with the loop's stack, and the hart is parked."""
+    q, index = loopstack
+    hartid = online_harts(q).get(index)
+    reports = q.log("trap", "fault")
+    assert len(reports) == 1, [e.raw for e in reports]
+    r = reports[0]
+    assert r.hart == hartid and r.kv["ctx"] == "sched-loop" and r.kv["thread"] == "-", r.raw
+    assert r.int("cause") == 15, r.raw
+    named = q.log("trap", "stack overflow in the scheduler loop")
+    assert len(named) == 1 and named[0].int("hart") == hartid, [e.raw for e in named]
+    lo, hi = (int(x, 16) for x in named[0].kv["stack"].split("-"))
+    assert hi - lo == 16384, named[0].raw
+    assert lo - 4096 <= r.int("stval") < lo, f"stval not in the guard page below {lo:#x}: {r.raw}"
+    parked = q.find(rf"\] h\d+ trap: no thread to stop: hart {hartid} parked$")
+    assert len(parked) == 1 and not q.find(r"fault in the fault path|\] h\d+ panic: "), q.tail()
+
+
+def test_loop_stack_overflow_others_go_on(loopstack):
+    """The other harts go on: heartbeats keep coming, their calls and ticks
+    keep growing, the parked hart's stop, and the totals still agree."""
+    q, index = loopstack
+    parked = q.find(r"\] h\d+ trap: no thread to stop: hart \d+ parked$")[0]
+    after = heartbeats(q, since=parked.index)
+    assert len(after) >= 2, q.tail()
+    a, b = after[-2], after[-1]
+    assert a.int("made") == a.int("counted") and b.int("made") == b.int("counted"), (a.raw, b.raw)
+    for h in range(len(b.ints("ticks_by_hart"))):
+        grew = b.ints("ticks_by_hart")[h] > a.ints("ticks_by_hart")[h]
+        assert grew == (h != index), f"hart index {h}: ticks {'' if grew else 'not '}growing\n{a.raw}\n{b.raw}"
+        if h != index:
+            assert b.ints("calls_by_hart")[h] > a.ints("calls_by_hart")[h], (a.raw, b.raw)
