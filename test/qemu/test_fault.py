@@ -198,13 +198,17 @@ def test_loop_stack_overflow_parks_the_hart(loopstack):
 
 def test_loop_stack_overflow_others_go_on(loopstack):
     """The other harts go on: heartbeats keep coming, their calls and ticks
-    keep growing, the parked hart's stop, and the totals still agree."""
+    keep growing, the parked hart's stop. The totals agree but for calls the
+    parked hart's two workers were in the middle of (counted, not yet
+    recorded as made: the heartbeat says match=unknown, since those workers
+    can no longer pause), and that gap does not move."""
     q, index = loopstack
     parked = q.find(r"\] h\d+ trap: no thread to stop: hart \d+ parked$")[0]
     after = heartbeats(q, since=parked.index)
     assert len(after) >= 2, q.tail()
     a, b = after[-2], after[-1]
-    assert a.int("made") == a.int("counted") and b.int("made") == b.int("counted"), (a.raw, b.raw)
+    gap = b.int("counted") - b.int("made")
+    assert 0 <= gap <= 2 and a.int("counted") - a.int("made") == gap, (a.raw, b.raw)
     for h in range(len(b.ints("ticks_by_hart"))):
         grew = b.ints("ticks_by_hart")[h] > a.ints("ticks_by_hart")[h]
         assert grew == (h != index), f"hart index {h}: ticks {'' if grew else 'not '}growing\n{a.raw}\n{b.raw}"
